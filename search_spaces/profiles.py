@@ -1,0 +1,66 @@
+"""Study profiles as data: one place for every default of a study.
+
+- smoke: the whole path in about a minute on 2 cores (tests): tiny nets at tiny size, 2 seeds, 2 epochs.
+- quick: the default: the embedded digits, narrow ResNet-34s at small size, 3 seeds, a few minutes on a laptop.
+- paper: the original study's recipe (224x224, width 64, batch 32, 10 epochs, AdamW 1e-3, wd 1e-4, label
+  smoothing 0.1, cosine, random-resized-crop 0.7-1.0 + flip, split 80:20 seed 42); meant for GPUs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from search_spaces.factors import DEFAULT_FACTORS
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    factors: tuple[str, ...] = DEFAULT_FACTORS
+    seeds: int = 3
+    epochs: int = 10
+    image_size: int = 224
+    width: int = 64
+    stem: str = "imagenet"
+    depth: int = 34
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    crop_scale_min: float = 0.7
+    split_seed: int = 42
+    val_fraction: float = 0.2
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    checkpoint_every: int = 1
+
+    def with_overrides(self, **overrides: Any) -> "Profile":
+        """A copy with the given fields replaced; None means 'keep the profile's value'."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown profile fields {unknown}; valid: {sorted(known)}")
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def trial_settings(self) -> dict[str, Any]:
+        """The part of every trial's config that the profile fixes (the grid adds factors and seeds)."""
+        return {"epochs": self.epochs, "width": self.width, "stem": self.stem, "batch_size": self.batch_size,
+                "lr": self.lr, "weight_decay": self.weight_decay, "label_smoothing": self.label_smoothing,
+                "crop_scale_min": self.crop_scale_min, "checkpoint_every": self.checkpoint_every}
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(name="smoke", seeds=2, epochs=2, image_size=12, width=4, stem="small", batch_size=128,
+                     label_smoothing=0.0),
+    "quick": Profile(name="quick", seeds=3, epochs=4, image_size=16, width=8, stem="small", batch_size=64,
+                     lr=3e-3),
+    "paper": Profile(name="paper", seeds=5, epochs=10, image_size=224, width=64, stem="imagenet", batch_size=32,
+                     label_smoothing=0.1, gpus_per_trial=0.25),
+}
+DEFAULT_PROFILE = "quick"
+
+
+def get_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; valid profiles: {list(PROFILES)}")
+    return PROFILES[name]
