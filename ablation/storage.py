@@ -41,7 +41,7 @@ def _fs(location: str) -> tuple[pafs.FileSystem, str]:
         return pafs.LocalFileSystem(), location
     try:
         return pafs.FileSystem.from_uri(location)
-    except (pafs.ArrowInvalid, OSError, ValueError) as err:  # unknown scheme, no credentials, ...
+    except (OSError, ValueError) as err:  # unknown scheme, no credentials, ...
         raise StorageError(f"cannot use storage {location!r}: {err}") from None
 
 
@@ -54,7 +54,7 @@ def check_writable(location: str) -> None:
         with fs.open_output_stream(probe) as stream:
             stream.write(b"ok")
         fs.delete_file(probe)
-    except (OSError, pafs.ArrowInvalid) as err:
+    except (OSError, ValueError) as err:
         raise StorageError(f"storage {location!r} is not writable ({err}); choose another --storage") from None
 
 

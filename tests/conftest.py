@@ -1,0 +1,29 @@
+"""Shared fixtures: one local Ray instance per test session (starting one costs seconds and 1-3 GB)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Keep W&B and Ray quiet and offline in tests; set before Ray starts so its workers inherit them.
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+os.environ.setdefault("WANDB_MODE", "offline")
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """A local Ray instance with 2 CPUs shared by every test that needs Ray; its GCS address for drivers."""
+    import ray
+
+    context = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield context.address_info["gcs_address"]
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def digits_small():
+    """The embedded digits at the smoke profile's size (decoded once, then cached on disk)."""
+    from trainables.data import load_data
+
+    return load_data(size=12)

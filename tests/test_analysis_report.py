@@ -1,0 +1,198 @@
+"""The report end to end: files, self-contained HTML, partial studies, 2^4, the command line, speed."""
+from __future__ import annotations
+
+import base64
+import re
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from analysis_fixtures import DEFAULT_EFFECTS, DEFAULT_FACTORS, make_study  # noqa: E402
+
+from analysis import plots  # noqa: E402
+from analysis.aggregate import config_summary, curve_summary, interaction_means, marginal_means  # noqa: E402
+from analysis.load import load_study  # noqa: E402
+from analysis.report import EFFECT_COLUMNS, SHAPLEY_COLUMNS, build_report  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+
+class Checker(HTMLParser):
+    """Collects tags and their references, and checks that every element is closed in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.tags, self.refs, self.errors = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.refs += [v for k, v in attrs if k in ("src", "href", "srcset", "data", "action") and v]
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(tag)
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory):
+    """A 2^3 x 10-seed study with one failed trial, reported once for several tests."""
+    run = make_study(tmp_path_factory.mktemp("study") / "run", failed=[("shortcut=1-se=1-act=mish", 3)])
+    return run, build_report(run)
+
+
+def test_report_files_and_csv_contracts(full_report):
+    run, html_path = full_report
+    out = run / "report"
+    assert html_path == out / "report.html"
+    for name in ("report.html", "report.md", "configs.csv", "effects.csv", "shapley.csv", "paired.csv", "power.csv"):
+        assert (out / name).stat().st_size > 0, name
+    assert not list(out.rglob("*.tmp"))  # atomic writes leave nothing behind
+    effects = pd.read_csv(out / "effects.csv")
+    assert list(effects.columns) == EFFECT_COLUMNS and len(effects) == 7
+    assert effects["term"].tolist()[:4] == ["shortcut", "se", "activation", "shortcut:se"]
+    shapley = pd.read_csv(out / "shapley.csv")
+    assert list(shapley.columns) == SHAPLEY_COLUMNS and shapley["component"].tolist() == list(DEFAULT_FACTORS)
+    configs = pd.read_csv(out / "configs.csv")
+    assert len(configs) == 8 and configs.loc[configs["model"] == "SE-Mish-ResNet-34", "final_val_acc_n"].item() == 9
+    # Shapley sums to the gain on the balanced seeds (seed 3 dropped everywhere)
+    trials = pd.read_csv(run / "results" / "trials.csv")
+    kept = trials[(trials["seed"] != 3)]
+    gain = (kept.loc[kept["config"] == "shortcut=1-se=1-act=mish", "final_val_acc"].mean()
+            - kept.loc[kept["config"] == "shortcut=0-se=0-act=relu", "final_val_acc"].mean())
+    assert shapley["value"].sum() == pytest.approx(gain, abs=1e-12)
+    assert shapley["share"].sum() == pytest.approx(1.0)
+
+
+def test_report_text_states_n_gaps_and_unresolved_effects(full_report):
+    run, _ = full_report
+    md = (run / "report" / "report.md").read_text()
+    assert "79 of 80 trials completed" in md
+    assert "| t0073 | SE-Mish-ResNet-34 | shortcut=1-se=1-act=mish | 3 | failed | 5 |" in md
+    assert "seed 3 dropped from effects and Shapley" in md
+    assert re.search(r"not resolved at n = 9 seeds; (\d+|> 10,000) seeds for 80% power", md)
+    assert "Best val acc (%), optimistic" in md and "Where the names come from" in md
+    effects = pd.read_csv(run / "report" / "effects.csv").set_index("term")
+    unresolved = effects[(effects["ci_low"] <= 0) & (effects["ci_high"] >= 0)].index
+    assert len(unresolved) >= 1
+    for term in unresolved:
+        row = next(line for line in md.splitlines() if line.startswith(f"| {term} | "))
+        assert "not resolved" in row
+    for model in ("Plain-34", "ResNet-34", "SE-ResNet-34", "Mish-ResNet-34"):
+        assert f"| {model} | 10 |" in md  # the original table with n beside the means
+    assert "SE-ResNet-34 − ResNet-34" in md and "Mish-ResNet-34 − ResNet-34" in md
+
+
+def test_html_parses_and_holds_no_external_references(full_report):
+    run, html_path = full_report
+    text = html_path.read_text()
+    checker = Checker()
+    checker.feed(text)
+    checker.close()
+    assert checker.errors == [] and checker.stack == []
+    assert not {"script", "link", "iframe", "object", "embed"} & set(checker.tags)
+    assert checker.tags.count("img") == 5 and checker.tags.count("table") >= 6
+    assert all(ref.startswith("data:image/png;base64,") for ref in checker.refs)
+    for ref in checker.refs:
+        assert base64.b64decode(ref.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "http://" not in text and "https://" not in text and "url(" not in text
+    md = (run / "report" / "report.md").read_text()
+    for line in md.splitlines():
+        if line.startswith("!["):
+            assert (run / "report" / line.split("](")[1].rstrip(")")).is_file()
+
+
+def test_partial_study_with_a_missing_cell_is_analysed_with_what_is_complete(tmp_path):
+    run = make_study(tmp_path / "run", n_seeds=4, epochs=3, drop_cells=["shortcut=0-se=1-act=mish"],
+                     failed=[("shortcut=1-se=0-act=relu", 2)])
+    build_report(run)
+    out = run / "report"
+    assert pd.read_csv(out / "effects.csv").empty and list(pd.read_csv(out / "effects.csv").columns) == EFFECT_COLUMNS
+    assert pd.read_csv(out / "shapley.csv").empty
+    md = (out / "report.md").read_text()
+    assert "no completed trial in: shortcut=False-se=True-activation=mish" in md
+    paired = pd.read_csv(out / "paired.csv")
+    with_resnet = (paired["model"] == "ResNet-34") | (paired["baseline"] == "ResNet-34")
+    assert len(paired) == 5 and paired.loc[with_resnet, "n"].tolist() == [3, 3, 3]  # seed 2 failed
+    assert paired.loc[~with_resnet, "n"].tolist() == [4, 4]
+    assert len(pd.read_csv(out / "configs.csv")) == 7
+
+
+def test_2_to_4_study_with_depth_builds(tmp_path):
+    factors = {**DEFAULT_FACTORS, "depth": (18, 34)}
+    effects = {**DEFAULT_EFFECTS, "depth": 0.02}
+    run = make_study(tmp_path / "run", factors=factors, effects=effects, n_seeds=3, epochs=3)
+    build_report(run, metric="best_val_acc")
+    out = run / "report"
+    e = pd.read_csv(out / "effects.csv")
+    assert len(e) == 15 and e["term"].iloc[-1] == "shortcut:se:activation:depth"
+    assert pd.read_csv(out / "shapley.csv")["component"].tolist() == list(factors)
+    assert set(pd.read_csv(out / "paired.csv")["group"]) == {"depth=18", "depth=34"}
+    md = (out / "report.md").read_text()
+    assert "`best_val_acc`, the best validation accuracy over the epochs (optimistic" in md
+
+
+def test_three_level_factor_keeps_aggregates_and_says_why_effects_are_missing(tmp_path):
+    factors = {"shortcut": (False, True), "depth": (18, 34, 50)}
+    run = make_study(tmp_path / "run", factors=factors, effects={"shortcut": 0.05}, n_seeds=2, epochs=2)
+    build_report(run)
+    md = (run / "report" / "report.md").read_text()
+    assert "need two-level factors; 'depth' has 3 level(s)" in md
+    assert len(pd.read_csv(run / "report" / "configs.csv")) == 6
+
+
+def test_command_line_as_file_and_as_module(tmp_path):
+    run = make_study(tmp_path / "run", n_seeds=3, epochs=2)
+    done = subprocess.run([sys.executable, "analysis/report.py", str(run)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"report: {run / 'report' / 'report.html'}"
+    bad = subprocess.run([sys.executable, "-m", "analysis.report", str(tmp_path / "nope"), "--metric",
+                          "best_val_acc"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "does not exist" in bad.stderr
+
+
+def test_report_speed_8_configs_10_seeds_10_epochs(tmp_path):
+    run = make_study(tmp_path / "run", n_seeds=10, epochs=10)
+    start = time.perf_counter()
+    build_report(run)
+    assert time.perf_counter() - start < 15
+
+
+def test_plots_return_axes_with_and_without_axes(tmp_path):
+    run = make_study(tmp_path / "run", n_seeds=3, epochs=3)
+    s = load_study(run)
+    curves = curve_summary(s.epochs, s.trials, s.factors)
+    ax = plots.learning_curves(curves, "train")
+    assert ax.get_xlabel() == "epoch" and "n = 3" in ax.get_title()
+    assert plots.learning_curves(curves, "val", ax=ax) is ax
+    c = config_summary(s.trials, s.factors).rename(columns=lambda x: x.replace("final_val_acc_", ""))
+    values = s.trials.assign(value=s.trials["final_val_acc"])
+    ax = plots.per_seed(values, c)
+    assert [t.get_text() for t in ax.get_xticklabels()][0] == "Plain-34\n(n=3)"
+    m = marginal_means(s.trials, s.factors, "final_val_acc")
+    assert plots.main_effects(m).get_ylabel() == "validation accuracy (%)"
+    inter = interaction_means(s.trials, s.factors, "final_val_acc")
+    assert plots.interaction(inter, "shortcut", "se").get_xlabel() == "shortcut"
+    shap = pd.DataFrame({"component": ["a", "b"], "value": [0.02, -0.01], "ci_low": [0.01, np.nan],
+                         "ci_high": [0.03, np.nan]})
+    ax = plots.shapley_waterfall(shap, 0.7, 0.71)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["baseline", "a", "b", "full"]
+    eff = pd.DataFrame({"term": ["a"], "estimate": [0.01], "ci_low": [-0.01], "ci_high": [0.03], "n_seeds": [3]})
+    assert plots.effects_forest(eff).get_yticklabels()[0].get_text() == "a"
+
+
+def test_analysis_never_imports_torch_or_ray():
+    code = ("import sys, analysis.report, analysis.plots; "
+            "print(sorted(m for m in ('torch', 'ray') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr

@@ -1,0 +1,295 @@
+"""Statistics of analysis/: hand-checkable tables, agreement with statsmodels and scipy, and simulations."""
+from __future__ import annotations
+
+import itertools
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).parent))
+from analysis_fixtures import DEFAULT_EFFECTS, DEFAULT_FACTORS, simulate  # noqa: E402
+
+from analysis.aggregate import config_summary, curve_summary, marginal_means, mean_ci  # noqa: E402
+from analysis.design import balance, cell_matrix, check_two_level, terms  # noqa: E402
+from analysis.effects import factorial_effects, holm  # noqa: E402
+from analysis.paired import (named_cells, paired_comparison, paired_comparisons,  # noqa: E402
+                             probability_of_improvement, study_table)
+from analysis.power import minimum_detectable_effect, seeds_needed, t_power, paired_se_at  # noqa: E402
+from analysis.shapley import gain_interval, shapley_attribution, shapley_values, shapley_weights  # noqa: E402
+
+TWO = {"a": (False, True), "b": ("relu", "mish")}
+# cell (a, b) -> values of seeds 0 and 1; cell means 0.71, 0.82, 0.74, 0.89
+HAND = {(False, "relu"): (0.70, 0.72), (True, "relu"): (0.80, 0.84),
+        (False, "mish"): (0.74, 0.74), (True, "mish"): (0.90, 0.88)}
+
+
+def hand_table() -> pd.DataFrame:
+    rows = [{"config": f"a={int(a)}-b={b}", "model": f"M{int(a)}{b}", "a": a, "b": b, "seed": s,
+             "status": "completed", "final_val_acc": v, "best_val_acc": v, "final_train_acc": v, "best_epoch": 3}
+            for (a, b), vals in HAND.items() for s, v in enumerate(vals)]
+    return pd.DataFrame(rows)
+
+
+def test_two_by_two_effects_by_hand():
+    e = factorial_effects(hand_table(), TWO).set_index("term")
+    assert list(e.index) == ["a", "b", "a:b"]
+    # Yates: mean at the second level minus mean at the first, averaged over the other factor
+    assert e.loc["a", "estimate"] == pytest.approx((0.82 + 0.89) / 2 - (0.71 + 0.74) / 2)  # 0.13
+    assert e.loc["b", "estimate"] == pytest.approx((0.74 + 0.89) / 2 - (0.71 + 0.82) / 2)  # 0.05
+    assert e.loc["a:b", "estimate"] == pytest.approx(((0.89 - 0.74) - (0.82 - 0.71)) / 2)  # 0.02
+    # residuals after cell and seed: +-0.005, +-0.015 twice each -> SSE = 0.001 on (4-1)(2-1) = 3 df
+    se = 2 * math.sqrt(0.001 / 3 / 8)
+    assert e["se"].to_numpy() == pytest.approx([se] * 3)
+    assert e["df"].iloc[0] == 3
+    half = 3.182446305284263 * se  # t(0.975, 3)
+    assert e.loc["a", "ci_low"] == pytest.approx(0.13 - half)
+    assert e.loc["a", "ci_high"] == pytest.approx(0.13 + half)
+    ss_a = 8 * (0.13 / 2) ** 2
+    assert e.loc["a", "partial_eta_sq"] == pytest.approx(ss_a / (ss_a + 0.001))
+    assert e.loc["a:b", "p_value"] == pytest.approx(2 * stats.t.sf(0.02 / se, 3))
+
+
+def test_two_by_two_shapley_and_aggregates_by_hand():
+    data = hand_table()
+    s = shapley_attribution(data, TWO, n_boot=200).set_index("component")
+    assert s.loc["a", "value"] == pytest.approx(((0.82 - 0.71) + (0.89 - 0.74)) / 2)
+    assert s.loc["b", "value"] == pytest.approx(((0.74 - 0.71) + (0.89 - 0.82)) / 2)
+    assert s["share"].sum() == pytest.approx(1.0)
+    c = config_summary(data, TWO).set_index("config")
+    row = c.loc["a=0-b=relu"]
+    assert row["final_val_acc_n"] == 2 and row["final_val_acc_mean"] == pytest.approx(0.71)
+    assert row["final_val_acc_std"] == pytest.approx(math.sqrt(2 * 0.01 ** 2))
+    assert row["final_val_acc_sem"] == pytest.approx(0.01)
+    assert row["final_val_acc_ci_high"] == pytest.approx(0.71 + 12.706204736 * 0.01)
+    assert list(c["model"]) == ["M0relu", "M0mish", "M1relu", "M1mish"]  # level order, first factor slowest
+    m = marginal_means(data, TWO, "final_val_acc").set_index(["factor", "level"])["mean"]
+    assert m[("a", True)] - m[("a", False)] == pytest.approx(0.13)
+
+
+def test_mean_ci_edge_cases():
+    one = mean_ci([0.5])
+    assert one["n"] == 1 and one["mean"] == 0.5 and np.isnan(one["std"]) and np.isnan(one["ci_low"])
+    assert mean_ci([np.nan, 0.4, 0.6])["n"] == 2
+
+
+def test_effects_equal_statsmodels_anova():
+    smf = pytest.importorskip("statsmodels.formula.api")
+    from statsmodels.stats.anova import anova_lm
+
+    data = simulate(n_seeds=6, rng=3)
+    e = factorial_effects(data, DEFAULT_FACTORS).set_index("term")
+    coded = data.assign(xa=np.where(data["shortcut"], 1.0, -1.0), xb=np.where(data["se"], 1.0, -1.0),
+                        xc=np.where(data["activation"] == "mish", 1.0, -1.0), y=data["final_val_acc"])
+    fit = smf.ols("y ~ xa * xb * xc + C(seed)", data=coded).fit()
+    table = anova_lm(fit, typ=2)
+    names = {"shortcut": "xa", "se": "xb", "activation": "xc", "shortcut:se": "xa:xb",
+             "shortcut:activation": "xa:xc", "se:activation": "xb:xc", "shortcut:se:activation": "xa:xb:xc"}
+    ss_resid = table.loc["Residual", "sum_sq"]
+    assert e["df"].iloc[0] == table.loc["Residual", "df"]
+    for term, name in names.items():
+        assert e.loc[term, "estimate"] == pytest.approx(2 * fit.params[name], abs=1e-12)
+        assert e.loc[term, "estimate"] ** 2 * len(data) / 4 == pytest.approx(table.loc[name, "sum_sq"])
+        assert e.loc[term, "p_value"] == pytest.approx(table.loc[name, "PR(>F)"], rel=1e-8)
+        ss = table.loc[name, "sum_sq"]
+        assert e.loc[term, "partial_eta_sq"] == pytest.approx(ss / (ss + ss_resid))
+        low, high = fit.conf_int().loc[name]
+        assert (e.loc[term, "ci_low"], e.loc[term, "ci_high"]) == pytest.approx((2 * low, 2 * high))
+
+
+def test_holm_matches_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.array([0.01, 0.04, 0.03, 0.005, 0.5, 0.2, 0.04])
+    assert holm(p) == pytest.approx(multipletests(p, method="holm")[1])
+    assert np.isnan(holm([np.nan, 0.1])[0]) and holm([np.nan, 0.1])[1] == pytest.approx(0.1)
+
+
+def true_shapley(effects: dict) -> np.ndarray:
+    three = effects["shortcut:se:activation"]
+    return np.array([effects[f] + three / 3 for f in DEFAULT_FACTORS])
+
+
+def test_simulated_2_cubed_intervals_cover_the_truth():
+    """100 simulated 2^3 x 10-seed studies: the 95% CIs hold the true effects and Shapley values in most."""
+    truth = np.array([DEFAULT_EFFECTS[":".join(t)] for t in terms(DEFAULT_FACTORS)])
+    phi_true = true_shapley(DEFAULT_EFFECTS)
+    rng = np.random.default_rng(2024)
+    hits, phi_hits, sims = np.zeros(len(truth)), np.zeros(3), 100
+    for _ in range(sims):
+        data = simulate(n_seeds=10, noise=0.01, seed_sd=0.01, rng=rng)
+        e = factorial_effects(data, DEFAULT_FACTORS)
+        assert ((e["ci_low"] <= e["estimate"]) & (e["estimate"] <= e["ci_high"])).all()
+        hits += (e["ci_low"] <= truth) & (truth <= e["ci_high"])
+        s = shapley_attribution(data, DEFAULT_FACTORS, n_boot=400, rng=rng)
+        phi_hits += (s["ci_low"] <= phi_true) & (phi_true <= s["ci_high"])
+    coverage = hits / sims
+    assert 0.90 <= coverage.mean() <= 0.99, coverage
+    assert coverage.min() >= 0.85, coverage
+    assert (phi_hits / sims).min() >= 0.88, phi_hits  # a plain percentile bootstrap gets about 0.86 here
+
+
+def test_shapley_sums_to_gain_and_equals_yates_formula():
+    data = simulate(n_seeds=7, rng=11)
+    e = factorial_effects(data, DEFAULT_FACTORS).set_index("term")["estimate"]
+    s = shapley_attribution(data, DEFAULT_FACTORS).set_index("component")
+    values, _ = cell_matrix(data, DEFAULT_FACTORS, "final_val_acc")
+    gain = values[-1].mean() - values[0].mean()
+    assert s["value"].sum() == pytest.approx(gain, abs=1e-14)
+    for factor in DEFAULT_FACTORS:
+        assert s.loc[factor, "value"] == pytest.approx(e[factor] + e["shortcut:se:activation"] / 3, abs=1e-12)
+    assert (s["ci_low"] <= s["value"]).all() and (s["value"] <= s["ci_high"]).all()
+    g = gain_interval(data, DEFAULT_FACTORS)
+    assert g["gain"] == pytest.approx(gain) and g["ci_low"] < gain < g["ci_high"]
+    again = shapley_attribution(data, DEFAULT_FACTORS, rng=0)
+    assert again.equals(shapley_attribution(data, DEFAULT_FACTORS, rng=0))  # seeded
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_shapley_equals_the_average_over_all_orders(k):
+    v = np.random.default_rng(k).normal(size=2 ** k)
+    expected = np.zeros(k)
+    orders = list(itertools.permutations(range(k)))
+    for order in orders:
+        mask = 0
+        for player in order:
+            expected[player] += v[mask | (1 << player)] - v[mask]
+            mask |= 1 << player
+    expected /= len(orders)
+    assert shapley_values(v) == pytest.approx(expected, abs=1e-12)
+    assert shapley_weights(k).sum(axis=0)[[0, -1]] == pytest.approx([-1, 1])
+
+
+def test_2_to_4_with_depth_needs_no_code_change():
+    factors = {**DEFAULT_FACTORS, "depth": (18, 34)}
+    effects = {**DEFAULT_EFFECTS, "depth": 0.02, "shortcut:depth": 0.03, "shortcut:se:activation:depth": 0.004}
+    data = simulate(factors, effects, n_seeds=10, noise=0.005, rng=5)
+    e = factorial_effects(data, factors).set_index("term")
+    assert len(e) == 15 and "shortcut:se:activation:depth" in e.index
+    for term in e.index:
+        truth = effects.get(term, 0.0)
+        assert e.loc[term, "ci_low"] - 0.004 <= truth <= e.loc[term, "ci_high"] + 0.004, term
+    s = shapley_attribution(data, factors)
+    values, _ = cell_matrix(data, factors, "final_val_acc")
+    assert s["value"].sum() == pytest.approx(values[-1].mean() - values[0].mean(), abs=1e-14)
+    trials = data.assign(status="completed", best_val_acc=data["final_val_acc"],
+                         final_train_acc=data["final_val_acc"], best_epoch=5)
+    p = paired_comparisons(trials, factors, n_boot=100)
+    assert sorted(set(p["group"])) == ["depth=18", "depth=34"] and len(p) == 10
+    assert set(p.loc[p["group"] == "depth=18", "baseline"]) == {"Plain-18", "ResNet-18"}
+
+
+def test_factor_with_three_levels_is_refused_but_aggregates_work():
+    factors = {"shortcut": (False, True), "depth": (18, 34, 50)}
+    rows = [{"config": f"s={int(s)}-d={d}", "model": f"m{int(s)}{d}", "shortcut": s, "depth": d, "seed": k,
+             "status": "completed", "final_val_acc": 0.5 + 0.01 * k, "best_val_acc": 0.6, "final_train_acc": 0.7,
+             "best_epoch": 2} for s in (False, True) for d in (18, 34, 50) for k in range(3)]
+    trials = pd.DataFrame(rows)
+    with pytest.raises(ValueError, match="two-level factors; 'depth' has 3 level"):
+        balance(trials, factors, "final_val_acc")
+    with pytest.raises(ValueError, match="two-level"):
+        factorial_effects(trials, factors)
+    with pytest.raises(ValueError, match="two-level"):
+        check_two_level(factors)
+    assert len(config_summary(trials, factors)) == 6
+
+
+def simulated_trials(n_seeds=5, **kw) -> pd.DataFrame:
+    data = simulate(n_seeds=n_seeds, **kw)
+    return data.assign(status="completed", best_val_acc=data["final_val_acc"] + 0.01,
+                       final_train_acc=data["final_val_acc"] + 0.05, best_epoch=4,
+                       trial_id=[f"t{i}" for i in range(len(data))])
+
+
+def test_balance_keeps_seeds_complete_in_every_cell():
+    trials = simulated_trials()
+    full = "shortcut=1-se=1-act=mish"
+    trials.loc[(trials["config"] == full) & (trials["seed"] == 3), "status"] = "failed"
+    trials.loc[(trials["config"] == "shortcut=0-se=0-act=relu") & (trials["seed"] == 1), "final_val_acc"] = np.nan
+    kept, notes = balance(trials, DEFAULT_FACTORS, "final_val_acc")
+    assert sorted(set(kept["seed"])) == [0, 2, 4] and len(kept) == 24
+    assert any("seed 3" in n and full in n and "failed" in n for n in notes)
+    assert any("seed 1" in n and "no final_val_acc" in n for n in notes)
+    all_failed = trials.assign(status=np.where(trials["config"] == full, "failed", trials["status"]))
+    with pytest.raises(ValueError, match=f"no completed trial in: {full}$"):
+        balance(all_failed, DEFAULT_FACTORS, "final_val_acc")
+    never_ran = trials[trials["config"] != full]  # no row at all: named by its levels
+    with pytest.raises(ValueError, match="no completed trial in: shortcut=True-se=True-activation=mish$"):
+        balance(never_ran, DEFAULT_FACTORS, "final_val_acc")
+    with pytest.raises(ValueError, match="balanced design"):
+        factorial_effects(trials[trials["status"] == "completed"], DEFAULT_FACTORS)
+
+
+def test_paired_comparison_against_scipy_and_by_hand():
+    a = np.array([0.70, 0.72, 0.71, 0.69, 0.73, 0.70, 0.74])
+    b = a + np.array([0.02, 0.01, 0.03, -0.01, 0.02, 0.015, 0.025])
+    r = paired_comparison(a, b, n_boot=500, rng=1)
+    assert r["n"] == 7 and r["mean_diff"] == pytest.approx((b - a).mean())
+    assert r["p_t"] == pytest.approx(stats.ttest_rel(b, a).pvalue)
+    assert r["p_wilcoxon"] == pytest.approx(stats.wilcoxon(b - a).pvalue)
+    low, high = stats.t.interval(0.95, 6, loc=(b - a).mean(), scale=stats.sem(b - a))
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx((low, high))
+    assert r["pi_ci_low"] <= r["prob_improvement"] <= r["pi_ci_high"]
+    few = paired_comparison(a[:5], b[:5])
+    assert np.isnan(few["p_wilcoxon"]) and np.isfinite(few["p_t"])  # 5 pairs: signed-rank p cannot reach 0.05
+    assert probability_of_improvement([1, 2], [2, 3]) == pytest.approx(3.5 / 4)  # ties count half
+
+
+def test_named_models_found_by_levels_not_names():
+    trials = simulated_trials()
+    trials["model"] = "renamed-" + trials["config"]  # names no longer say which model is which
+    cells = named_cells(trials, DEFAULT_FACTORS).set_index("named")["config"]
+    assert cells["Plain-34"] == "shortcut=0-se=0-act=relu"
+    assert cells["SE-ResNet-34"] == "shortcut=1-se=1-act=relu"
+    assert cells["Mish-ResNet-34"] == "shortcut=1-se=0-act=mish"
+    p = paired_comparisons(trials, DEFAULT_FACTORS, n_boot=100)
+    assert list(zip(p["named_baseline"], p["named_model"])) == [
+        ("Plain-34", "ResNet-34"), ("Plain-34", "SE-ResNet-34"), ("Plain-34", "Mish-ResNet-34"),
+        ("ResNet-34", "SE-ResNet-34"), ("ResNet-34", "Mish-ResNet-34")]
+    # without the activation factor, Mish-ResNet-34 cannot be found and its comparisons are skipped
+    relu = simulated_trials()
+    relu = relu[relu["activation"] == "relu"].drop(columns="activation")
+    factors = {"shortcut": (False, True), "se": (False, True)}
+    p = paired_comparisons(relu, factors, n_boot=100)
+    assert len(p) == 3 and "Mish-ResNet-34" not in set(p["named_model"])
+
+
+def test_study_table_gain_is_paired_against_plain():
+    trials = simulated_trials(n_seeds=4)
+    t = study_table(trials, DEFAULT_FACTORS).set_index("model")
+    assert list(t.index[:4]) == ["Plain-34", "ResNet-34", "SE-ResNet-34", "Mish-ResNet-34"]
+    plain = trials[trials["model"] == "Plain-34"].sort_values("seed")["final_val_acc"].to_numpy()
+    res = trials[trials["model"] == "ResNet-34"].sort_values("seed")["final_val_acc"].to_numpy()
+    assert t.loc["ResNet-34", "gain_mean"] == pytest.approx((res - plain).mean())
+    assert t.loc["ResNet-34", "gain_std"] == pytest.approx((res - plain).std(ddof=1))
+    assert t.loc["Plain-34", "gain_mean"] == 0 and (t["reference"] == "Plain-34").all()
+    assert t.loc["ResNet-34", "final_train_acc_mean"] == pytest.approx(res.mean() + 0.05)
+
+
+def test_power_mde_and_seeds_needed():
+    se, df = 0.01, 20
+    mde = minimum_detectable_effect(se, df)
+    assert t_power(mde, se, df) == pytest.approx(0.8, abs=1e-6)
+    assert minimum_detectable_effect(se, 10 ** 6) == pytest.approx((1.959964 + 0.841621) * se, rel=1e-3)
+    assert t_power(0.3, se, df) == pytest.approx(1.0)  # far tail: no NaN
+    sd = 0.02
+    n = seeds_needed(0.01, paired_se_at(sd))
+    assert t_power(0.01, sd / math.sqrt(n), n - 1) >= 0.8 > t_power(0.01, sd / math.sqrt(n - 1), n - 2)
+    assert seeds_needed(0.0, paired_se_at(sd)) == np.inf
+    assert seeds_needed(1e-7, paired_se_at(sd)) == np.inf  # beyond the cap
+    assert np.isnan(seeds_needed(0.01, paired_se_at(np.nan)))  # no noise estimate (one seed)
+
+
+def test_curve_summary_uses_completed_trials_once_per_epoch():
+    trials = pd.DataFrame({"trial_id": ["x", "y", "z"], "config": ["c1", "c1", "c1"], "model": ["M"] * 3,
+                           "seed": [0, 1, 2], "status": ["completed", "completed", "failed"]})
+    epochs = pd.DataFrame({"trial_id": ["x", "x", "x", "y", "y", "z"], "config": ["c1"] * 6, "model": ["M"] * 6,
+                           "seed": [0, 0, 0, 1, 1, 2], "epoch": [1, 2, 2, 1, 2, 1],
+                           "train_acc": [0.5, 0.0, 0.6, 0.7, 0.8, 0.9], "val_acc": [0.4, 0.0, 0.5, 0.6, 0.7, 0.1]})
+    c = curve_summary(epochs, trials, {}).set_index(["split", "epoch"])
+    assert c.loc[("val", 1), "n"] == 2 and c.loc[("val", 1), "mean"] == pytest.approx(0.5)
+    assert c.loc[("train", 2), "mean"] == pytest.approx(0.7)  # the restarted epoch's last report counts

@@ -1,0 +1,189 @@
+"""The study on real Ray (one local instance per test session): tables, W&B runs, resume and faults."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from ablation.run import main
+from tests.wandb_records import read_run
+
+REPO = Path(__file__).resolve().parent.parent
+TRIAL_COLUMNS = ["trial_id", "config", "model", "shortcut", "se", "activation", "seed", "status", "epochs_done",
+                 "final_train_acc", "final_val_acc", "best_val_acc", "best_epoch", "final_train_loss",
+                 "final_val_loss", "params", "train_seconds"]
+EPOCH_COLUMNS = ["trial_id", "config", "model", "shortcut", "se", "activation", "seed", "epoch", "train_loss",
+                 "train_acc", "val_loss", "val_acc", "lr", "seconds"]
+
+
+@pytest.fixture(scope="module")
+def smoke_study(ray_session, tmp_path_factory):
+    storage = tmp_path_factory.mktemp("runs")
+    code = main(["--profile", "smoke", "--storage", str(storage), "--name", "smoke", "--wandb", "offline"])
+    return code, storage / "smoke"
+
+
+def test_smoke_study_writes_complete_tables(smoke_study):
+    code, run_dir = smoke_study
+    assert code == 0
+    trials = pd.read_csv(run_dir / "results" / "trials.csv")
+    epochs = pd.read_csv(run_dir / "results" / "epochs.csv")
+    assert list(trials.columns[: len(TRIAL_COLUMNS)]) == TRIAL_COLUMNS
+    assert list(epochs.columns[: len(EPOCH_COLUMNS)]) == EPOCH_COLUMNS
+    assert len(trials) == 16 and (trials.status == "completed").all() and (trials.epochs_done == 2).all()
+    assert trials.groupby("config").seed.apply(sorted).map(tuple).eq((0, 1)).all()
+    assert set(trials.model) >= {"Plain-34", "ResNet-34", "SE-ResNet-34", "Mish-ResNet-34", "SE-Mish-ResNet-34"}
+    assert trials.trial_id.is_unique and len(epochs) == 32
+    assert epochs.val_acc.between(0, 1).all() and sorted(epochs.epoch.unique()) == [1, 2]
+    # the summary columns agree with the per-epoch history they summarise
+    last = epochs[epochs.epoch == 2].set_index("trial_id")
+    merged = trials.set_index("trial_id")
+    assert (merged.final_val_acc - last.val_acc.loc[merged.index]).abs().max() == 0
+    assert (merged.best_val_acc >= merged.final_val_acc).all()
+    plain = merged[merged.model == "Plain-34"].params.iloc[0]
+    resnet = merged[merged.model == "ResNet-34"].params.iloc[0]
+    assert resnet > plain  # the projection shortcuts exist only with shortcut=True
+    spec = yaml.safe_load((run_dir / "spec.yaml").read_text())
+    assert spec["profile"]["name"] == "smoke" and spec["seeds"] == [0, 1]
+    assert spec["factors"] == {"shortcut": [False, True], "se": [False, True], "activation": ["relu", "mish"]}
+
+
+def test_smoke_study_logs_one_wandb_run_per_trial(smoke_study):
+    _, run_dir = smoke_study
+    trials = pd.read_csv(run_dir / "results" / "trials.csv")
+    epochs = pd.read_csv(run_dir / "results" / "epochs.csv")
+    runs = {r["id"]: r for r in map(read_run, sorted((run_dir / "wandb").glob("offline-run-*")))}
+    assert set(runs) == set(trials.trial_id)
+    for trial in trials.itertuples():
+        run = runs[trial.trial_id]
+        assert run["name"] == f"{trial.config}-s{trial.seed}" and run["group"] == trial.config
+        logged = [(row["epoch"], row["val_acc"]) for row in run["history"]]
+        expected = epochs[epochs.trial_id == trial.trial_id][["epoch", "val_acc"]].itertuples(index=False)
+        assert logged == [tuple(row) for row in expected]
+    secrets = [p for p in run_dir.rglob("*") if p.is_file() and "api_key" in p.read_bytes().decode(errors="ignore")]
+    assert not secrets
+
+
+def test_smoke_study_writes_the_report(smoke_study):
+    _, run_dir = smoke_study
+    for name in ("report.html", "report.md", "configs.csv", "effects.csv", "shapley.csv"):
+        assert (run_dir / "report" / name).stat().st_size > 0
+
+
+def _driver(args: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    return subprocess.Popen([sys.executable, str(REPO / "ablation" / "run.py"), *args], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(condition, timeout: float, what: str, process: subprocess.Popen | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"driver exited ({process.returncode}) before {what}: {process.stderr.read()}")
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_resume_after_driver_sigkill_keeps_finished_trials(ray_session, tmp_path):
+    args = ["--profile", "smoke", "--factors", "shortcut", "se", "--epochs", "3", "--storage", str(tmp_path),
+            "--name", "killed", "--wandb", "disabled", "--no-report"]
+    driver = _driver([*args, "--address", ray_session])
+    ledger = tmp_path / "killed" / "ledger"
+    try:
+        _wait_for(lambda: len(list(ledger.glob("*.json"))) >= 3
+                  and list((tmp_path / "killed").glob("experiment_state-*.json")), 240, "3 finished trials",
+                  driver)
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    finished = {p.name: (p.stat().st_mtime_ns, p.read_text()) for p in ledger.glob("*.json")}
+    trial_dirs = {p.name.rsplit("_", 2)[0]: p.name.split("_", 1)[1] for p in (tmp_path / "killed").glob("*-s?_*")}
+    assert main([*args, "--resume"]) == 0
+    trials = pd.read_csv(tmp_path / "killed" / "results" / "trials.csv")
+    assert len(trials) == 8 and (trials.status == "completed").all()
+    for name, (mtime, text) in finished.items():
+        path = ledger / name
+        assert (path.stat().st_mtime_ns, path.read_text()) == (mtime, text), f"{name} was re-run"
+        key = name[: -len(".json")]
+        row = trials[(trials.config + "-s" + trials.seed.astype(str)) == key].iloc[0]
+        assert row.trial_id == trial_dirs[key]
+        assert row.final_val_acc == json.loads(text)["history"][-1]["val_acc"]
+
+
+def test_killed_worker_resumes_from_checkpoint_exactly(ray_session, tmp_path, digits_small):
+    from trainables.trial import LocalReporter, train_trial
+
+    args = ["--profile", "smoke", "--factors", "shortcut", "--seeds", "1", "--epochs", "6", "--storage",
+            str(tmp_path), "--name", "faulty", "--wandb", "disabled", "--no-report", "--address", ray_session]
+    driver = _driver(args)
+    run_dir = tmp_path / "faulty"
+
+    def running_trial():
+        for result in run_dir.glob("shortcut=1-s0_*/result.json"):
+            rows = [json.loads(line) for line in result.read_text().splitlines() if line.strip()]
+            if rows and 2 <= rows[-1]["epoch"] < 5:
+                return rows[-1]["pid"]
+        return None
+
+    pid = _wait_for(running_trial, 240, "a trial past epoch 2", driver)
+    os.kill(pid, signal.SIGKILL)
+    assert driver.wait(timeout=300) == 0, driver.stderr.read()
+    (result,) = run_dir.glob("shortcut=1-s0_*/result.json")
+    pids = {json.loads(line)["pid"] for line in result.read_text().splitlines() if line.strip()}
+    assert len(pids) == 2  # the trial really ran in a second worker after the kill
+    epochs = pd.read_csv(run_dir / "results" / "epochs.csv")
+    got = epochs[epochs.config == "shortcut=1"].sort_values("epoch")
+    spec = yaml.safe_load((run_dir / "spec.yaml").read_text())["profile"]
+    config = {k: spec[k] for k in ("epochs", "width", "stem", "batch_size", "lr", "weight_decay",
+                                   "label_smoothing", "crop_scale_min", "checkpoint_every", "depth")}
+    reporter = LocalReporter()
+    train_trial({**config, "seed": 0, "shortcut": True, "se": False, "activation": "relu", "threads": 1,
+                 "config_id": "shortcut=1", "model_name": "ResNet-34"}, digits_small, reporter)
+    metrics = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr"]
+    assert got[metrics].to_dict("records") == [{m: r[m] for m in metrics} for r in reporter.rows]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--resume", "--name", "nothing-here"], "nothing to resume"),
+    (["--seeds", "0"], "at least 1 seed"),
+    (["--epochs", "0"], "epochs must be >= 1"),
+    (["--profile", "huge"], "unknown profile 'huge'"),
+    (["--factors", "shortcut", "dropout"], "unknown factor(s) ['dropout']"),
+])
+def test_bad_arguments_give_one_line_and_exit_2(args, message, tmp_path, capsys):
+    assert main([*args, "--storage", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_unwritable_storage_gives_one_line(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["--profile", "smoke", "--storage", str(blocker / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "not writable" in err and err.count("\n") == 1
+
+
+def test_gpu_request_without_gpu_is_refused(ray_session, tmp_path, capsys):
+    assert main(["--profile", "smoke", "--gpus-per-trial", "0.5", "--storage", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "has none" in err and err.count("\n") == 1
+
+
+def test_cli_error_has_no_traceback(tmp_path):
+    done = subprocess.run([sys.executable, "ablation/run.py", "--profile", "huge", "--storage", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == "error: unknown profile 'huge'; valid profiles: ['smoke', 'quick', 'paper']"
