@@ -48,5 +48,6 @@ def read_run(folder: Path) -> dict:
             run = {"id": record.run.run_id, "name": record.run.display_name, "group": record.run.run_group,
                    "job_type": record.run.job_type}
         elif kind == "history":
-            history.append({item.key: json.loads(item.value_json) for item in record.history.item if item.key})
+            history.append({item.key or "/".join(item.nested_key): json.loads(item.value_json)
+                            for item in record.history.item})
     return {**run, "history": history}
