@@ -70,8 +70,9 @@ def train_one_epoch(
         index = order[start : start + batch_size]
         if len(index) < 2:
             break
-        inputs = precision.prepare(train_views(images[index], generator, scale=crop_scale))
-        targets = labels[index]
+        # index_select copies whole rows; on a CPU it is several times faster than images[index].
+        inputs = precision.prepare(train_views(images.index_select(0, index), generator, scale=crop_scale))
+        targets = labels.index_select(0, index)
         with precision.autocast(device):
             logits = model(inputs)
             loss = criterion(logits, targets)
