@@ -1,0 +1,211 @@
+"""ResNet-18/34 with switchable residual shortcut, Squeeze-and-Excitation and activation (DESIGN.md section 4).
+
+One builder covers every cell of the ablation grid; a variant is an argument, never a class. With the defaults
+(shortcut on, no SE, ReLU, depth 34, width 64, ImageNet stem) the network is architecturally identical to
+``torchvision.models.resnet34``: same state_dict keys and shapes, same initialisation, so weights load either way
+and give the same outputs (tests/test_resnet.py checks this against torchvision itself).
+
+Contracts, written once:
+- an ``act_layer`` is a class called as ``act_layer(inplace=True)`` on the main path and ``act_layer()`` inside SE;
+- an ``se_layer`` is a callable taking the channel count as its only argument, or ``None`` when SE is off.
+Strings ("relu", "mish") are resolved into these classes once, in ``build_resnet``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from functools import partial
+
+from torch import Tensor, nn
+from torchvision.ops import SqueezeExcitation
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "mish": nn.Mish}
+# Basic blocks per stage, from He et al. (2016), Table 1.
+STAGE_BLOCKS: dict[int, tuple[int, ...]] = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
+STEMS = ("imagenet", "small")
+
+
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    # No bias: every conv is followed by BatchNorm, whose shift makes a conv bias redundant.
+    return nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False)
+
+
+def squeeze_excitation(channels: int, reduction: int, act_layer: type[nn.Module]) -> SqueezeExcitation:
+    # The squeeze activation follows the network's, so a Mish network holds no ReLU at all. max(1, ...) keeps
+    # very narrow test networks (width 8, reduction 16) buildable; at width >= 16 it is exactly C // r.
+    return SqueezeExcitation(channels, max(1, channels // reduction), activation=act_layer)
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convs; with ``shortcut`` the input is added back before the last activation.
+
+    Without ``shortcut`` the block is "plain" (He et al.'s Plain-34): no identity and no projection module, so a
+    plain network holds no parameter that never receives a gradient.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int = 1,
+        shortcut: bool = True,
+        act_layer: type[nn.Module] = nn.ReLU,
+        se_layer: Callable[[int], nn.Module] | None = None,
+    ) -> None:
+        super().__init__()
+        # Built before the convs, as torchvision's _make_layer does, so the random stream - and therefore the
+        # initial weights for a given seed - match torchvision's exactly. Projection (option B of He et al.)
+        # only where the shape changes; elsewhere the identity is free.
+        downsample = None
+        if shortcut and (stride != 1 or in_channels != channels):
+            downsample = nn.Sequential(conv1x1(in_channels, channels, stride), nn.BatchNorm2d(channels))
+        self.conv1 = conv3x3(in_channels, channels, stride)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.act = act_layer(inplace=True)
+        self.conv2 = conv3x3(channels, channels)
+        self.bn2 = nn.BatchNorm2d(channels)
+        # Hu et al. (2018), Fig. 3: SE rescales the residual branch after its last BN, before the addition.
+        self.se = se_layer(channels) if se_layer is not None else None
+        self.downsample = downsample
+        self.shortcut = shortcut
+
+    def forward(self, x: Tensor) -> Tensor:
+        identity = x
+
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.act(out)
+
+        out = self.conv2(out)
+        out = self.bn2(out)
+
+        if self.se is not None:
+            out = self.se(out)
+
+        if self.downsample is not None:
+            identity = self.downsample(x)
+
+        if self.shortcut:
+            out += identity
+        out = self.act(out)
+
+        return out
+
+
+class ResNet(nn.Module):
+    """Stem, four stages of basic blocks (widths w, 2w, 4w, 8w), global average pool, linear classifier."""
+
+    def __init__(
+        self,
+        stage_blocks: tuple[int, ...],
+        shortcut: bool,
+        act_layer: type[nn.Module],
+        se_layer: Callable[[int], nn.Module] | None,
+        num_classes: int,
+        width: int,
+        stem: str,
+    ) -> None:
+        super().__init__()
+        if stem == "imagenet":
+            # 224x224 input: a stride-2 7x7 conv and a stride-2 max-pool cut the resolution 4x before layer1.
+            conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+            maxpool: nn.Module = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        else:
+            # 32x32 input: keep full resolution into layer1 (as He et al. did for CIFAR); the ImageNet stem would
+            # leave layer4 with 1x1 maps.
+            conv1 = conv3x3(3, width)
+            maxpool = nn.Identity()
+        self.conv1 = conv1
+        self.bn1 = nn.BatchNorm2d(width)
+        self.act = act_layer(inplace=True)
+        self.maxpool = maxpool
+
+        block = partial(BasicBlock, shortcut=shortcut, act_layer=act_layer, se_layer=se_layer)
+        widths = [width * 2**i for i in range(len(stage_blocks))]
+        in_channels = width
+        stages = []
+        for i, (channels, blocks) in enumerate(zip(widths, stage_blocks)):
+            # Every stage but the first halves the resolution in its first block while doubling the width.
+            stride = 1 if i == 0 else 2
+            layers = [block(in_channels, channels, stride)]
+            layers += [block(channels, channels) for _ in range(blocks - 1)]
+            stages.append(nn.Sequential(*layers))
+            in_channels = channels
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(in_channels, num_classes)
+
+        # torchvision's initialisation, kept identical so the ResNet-34 cell matches it seed for seed: He et al.'s
+        # fan-out normal init for every conv (the SE 1x1 convs too), BatchNorm as the identity, fc left at
+        # PyTorch's default. No zero-init of the last BN: torchvision's default does not do it either.
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.conv1(x)
+        x = self.bn1(x)
+        x = self.act(x)
+        x = self.maxpool(x)
+
+        x = self.layer1(x)
+        x = self.layer2(x)
+        x = self.layer3(x)
+        x = self.layer4(x)
+
+        x = self.avgpool(x)
+        x = x.flatten(1)
+        x = self.fc(x)
+
+        return x
+
+
+def _check_choice(name: str, value: object, choices: Collection) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+
+
+def build_resnet(
+    depth: int = 34,
+    shortcut: bool = True,
+    se: bool = False,
+    activation: str = "relu",
+    num_classes: int = 1000,
+    width: int = 64,
+    stem: str = "imagenet",
+    se_reduction: int = 16,
+) -> nn.Module:
+    """Build one cell of the ablation grid.
+
+    depth: 18 or 34 (basic blocks). shortcut=False gives the plain network (no identity, no projection).
+    se: Squeeze-and-Excitation on every block's residual branch, squeeze width channels // se_reduction.
+    activation: "relu" or "mish", used everywhere including inside SE. width: channels of the first stage
+    (stages are width, 2w, 4w, 8w). stem: "imagenet" (7x7 stride 2 + max-pool, for 224x224) or "small"
+    (3x3 stride 1, no pool, for 32x32). Invalid choices raise ValueError naming the valid ones.
+    """
+    _check_choice("depth", depth, STAGE_BLOCKS)
+    _check_choice("activation", activation, ACTIVATIONS)
+    _check_choice("stem", stem, STEMS)
+    if width < 1:
+        raise ValueError(f"width must be a positive integer, got {width!r}")
+    if se_reduction < 1:
+        raise ValueError(f"se_reduction must be a positive integer, got {se_reduction!r}")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+
+    act_layer = ACTIVATIONS[activation]
+    se_layer = partial(squeeze_excitation, reduction=se_reduction, act_layer=act_layer) if se else None
+    return ResNet(STAGE_BLOCKS[depth], shortcut, act_layer, se_layer, num_classes, width, stem)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of scalar parameters (all of them; buffers such as BN running statistics are not parameters)."""
+    return sum(p.numel() for p in model.parameters())
