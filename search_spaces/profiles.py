@@ -51,8 +51,10 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(name="smoke", seeds=2, epochs=2, image_size=12, width=4, stem="small", batch_size=128,
-                     label_smoothing=0.0),
-    "quick": Profile(name="quick", seeds=3, epochs=4, image_size=16, width=8, stem="small", batch_size=64,
+                     lr=3e-3, label_smoothing=0.0),
+    # Sized so the 8 x 3 study takes a few minutes on 2 cores (measured: see the README) and ResNet-34 reaches
+    # about 0.9 validation accuracy on the digits.
+    "quick": Profile(name="quick", seeds=3, epochs=8, image_size=16, width=8, stem="small", batch_size=64,
                      lr=3e-3),
     "paper": Profile(name="paper", seeds=5, epochs=10, image_size=224, width=64, stem="imagenet", batch_size=32,
                      label_smoothing=0.1, gpus_per_trial=0.25),
