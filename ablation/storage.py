@@ -13,6 +13,8 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
+from trainables.ledger import filesystem, write_atomically
+
 
 class StorageError(ValueError):
     """The storage location cannot be used (a user error)."""
@@ -37,10 +39,8 @@ def join(location: str, *parts: str) -> str:
 
 
 def _fs(location: str) -> tuple[pafs.FileSystem, str]:
-    if is_local(location):
-        return pafs.LocalFileSystem(), location
     try:
-        return pafs.FileSystem.from_uri(location)
+        return filesystem(location)
     except (OSError, ValueError) as err:  # unknown scheme, no credentials, ...
         raise StorageError(f"cannot use storage {location!r}: {err}") from None
 
@@ -65,13 +65,8 @@ def exists(location: str) -> bool:
 
 def write_text(location: str, text: str) -> None:
     """Write a whole file atomically (temporary name in the same folder, then rename)."""
-    fs, path = _fs(location)
-    folder = path.rsplit("/", 1)[0]
-    fs.create_dir(folder, recursive=True)
-    tmp = f"{folder}/.{uuid.uuid4().hex}.tmp"
-    with fs.open_output_stream(tmp) as stream:
-        stream.write(text.encode())
-    fs.move(tmp, path)
+    _fs(location)  # a clear StorageError for an unusable location
+    write_atomically(location, text.encode())
 
 
 def read_text(location: str) -> str:

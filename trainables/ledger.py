@@ -15,7 +15,8 @@ import uuid
 import pyarrow.fs as pafs
 
 
-def _filesystem(location: str) -> tuple[pafs.FileSystem, str]:
+def filesystem(location: str) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow filesystem of a local path or URI, and the path within it."""
     if "://" in location:
         return pafs.FileSystem.from_uri(location)
     return pafs.LocalFileSystem(), os.path.abspath(location)
@@ -25,19 +26,24 @@ def trial_key(config_id: str, seed: int) -> str:
     return f"{config_id}-s{seed}"
 
 
-def write_record(location: str, key: str, record: dict) -> None:
-    """Store `record` (JSON-serialisable) as <location>/<key>.json, atomically (temporary name, then move)."""
-    fs, root = _filesystem(location)
-    fs.create_dir(root, recursive=True)
-    final = f"{root}/{key}.json"
-    tmp = f"{root}/.{key}.{uuid.uuid4().hex}.tmp"
+def write_atomically(location: str, data: bytes) -> None:
+    """Write a whole file at a path or URI: a temporary name in the same folder, then a rename."""
+    fs, path = filesystem(location)
+    folder = path.rsplit("/", 1)[0]
+    fs.create_dir(folder, recursive=True)
+    tmp = f"{folder}/.{uuid.uuid4().hex}.tmp"
     with fs.open_output_stream(tmp) as stream:
-        stream.write(json.dumps(record).encode())
-    fs.move(tmp, final)
+        stream.write(data)
+    fs.move(tmp, path)
+
+
+def write_record(location: str, key: str, record: dict) -> None:
+    """Store `record` (JSON-serialisable) as <location>/<key>.json."""
+    write_atomically(f"{location.rstrip('/')}/{key}.json", json.dumps(record).encode())
 
 
 def read_record(location: str, key: str) -> dict | None:
-    fs, root = _filesystem(location)
+    fs, root = filesystem(location)
     path = f"{root}/{key}.json"
     if fs.get_file_info(path).type != pafs.FileType.File:
         return None
@@ -47,7 +53,7 @@ def read_record(location: str, key: str) -> dict | None:
 
 def read_all(location: str) -> dict[str, dict]:
     """Every finished trial's record, by key; an absent ledger is empty."""
-    fs, root = _filesystem(location)
+    fs, root = filesystem(location)
     if fs.get_file_info(root).type != pafs.FileType.Directory:
         return {}
     records = {}
