@@ -70,7 +70,10 @@ def main(argv=None) -> list[dict]:
         for gpus in args.gpus:
             rows.append(one_study(args, gpus, Path(scratch) / "runs", data))
         table = pd.DataFrame(rows)
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        for row in rows:
+            print(f"study, --gpus-per-trial {row['gpus_per_trial']:g}: {row['completed']}/{row['trials']} trials "
+                  f"completed, wall {row['wall_s']:.1f} s, trial seconds {row['trial_s']:.1f}, {row['slots']} "
+                  f"slots, orchestration efficiency {row['efficiency']:.2f} (target >= 0.8)")
         if args.original and data is not None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
             single = original_trial(data / "train", data / "val", size=profile.image_size, width=profile.width,
