@@ -3,6 +3,7 @@
     python ablation/run.py                         # quick profile on the embedded digits
     python ablation/run.py --profile paper --data labels.csv --images imgs/ --gpus-per-trial 0.25
     python ablation/run.py --name NAME --resume    # continue an interrupted study
+    python ablation/run.py --tune-first            # tune lr, weight decay, label smoothing per configuration first
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ if __name__ == "__main__":  # run as a file: import the packages from the reposi
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
+import json
 import time
 from datetime import datetime
 
@@ -20,12 +22,13 @@ from ablation import storage
 from ablation.spec import SPEC_FILE, StudySpec
 from search_spaces.factors import FACTORS
 from search_spaces.profiles import DEFAULT_PROFILE, PROFILES, get_profile
+from search_spaces.tuning import DEFAULT_CONCURRENCY, DEFAULT_TRIALS
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python ablation/run.py", description=__doc__.split("\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_DefaultsShown)
     p.add_argument("--profile", default=DEFAULT_PROFILE,
                    help=f"defaults for everything below: {', '.join(PROFILES)} (smoke: seconds, for tests; "
                         "quick: digits on a laptop; paper: the original study's recipe, for GPUs)")
@@ -49,7 +52,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--wandb", default="offline", choices=["offline", "online", "disabled"],
                    help="W&B logging: offline files under the run folder (wandb sync later), online, or none")
     p.add_argument("--no-report", action="store_true", help="write the result tables only, no report")
+    # The tuning stage (ablation/tune_first.py)
+    p.add_argument("--tune-first", action="store_true",
+                   help="before the ablation, tune lr, weight decay and label smoothing for EVERY configuration "
+                        "(Optuna TPE + ASHA, the same budget each, scored on an inner split of the training set); "
+                        "each configuration then runs with its own tuned values")
+    p.add_argument("--tune-trials", type=int, help=f"tuning trials per configuration (default "
+                                                   f"{DEFAULT_TRIALS}; TPE samples at random for "
+                                                   "its first 10)")
+    p.add_argument("--tune-epochs", type=int, help="epochs of a tuning trial, ASHA's maximum (default: --epochs)")
+    p.add_argument("--tune-concurrency", type=int,
+                   help=f"tuning trials run at once per configuration (default {DEFAULT_CONCURRENCY}"
+                        ": sequential, reproducible; more is faster but TPE and ASHA then depend on timing)")
     return p.parse_args(argv)
+
+
+class _DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a default only where there is one to show (None means 'the profile decides')."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
 
 
 class UsageError(ValueError):
@@ -65,6 +89,9 @@ def resolve_spec(args: argparse.Namespace) -> StudySpec:
         if not storage.exists(spec_path):
             raise UsageError(f"nothing to resume: no study {args.name!r} under {location} (no {SPEC_FILE})")
         saved = StudySpec.from_yaml(storage.read_text(spec_path))
+        if args.tune_first and not saved.tuning:
+            raise UsageError(f"study {args.name!r} was started without --tune-first; tuning now would change what "
+                             "its trials run: resume it without --tune-first or start a new study")
         # Where and how it runs may change on resume; what it runs may not.
         profile = saved.profile.with_overrides(cpus_per_trial=args.cpus_per_trial,
                                                gpus_per_trial=args.gpus_per_trial)
@@ -80,7 +107,22 @@ def resolve_spec(args: argparse.Namespace) -> StudySpec:
     if storage.exists(f"{location}/{name}/{SPEC_FILE}"):
         raise UsageError(f"study {name!r} already exists under {location}; use --resume or another --name")
     return StudySpec(name=name, storage=location, profile=profile, seeds=tuple(range(seeds)), data=args.data,
-                     images=args.images, address=args.address, wandb=args.wandb, max_failures=args.max_failures)
+                     images=args.images, address=args.address, wandb=args.wandb, max_failures=args.max_failures,
+                     tuning=_tuning_budget(args, profile))
+
+
+def _tuning_budget(args: argparse.Namespace, profile) -> dict[str, int]:
+    """--tune-first's budget for the spec; {} without --tune-first."""
+    given = [f"--{k.replace('_', '-')}" for k in ("tune_trials", "tune_epochs", "tune_concurrency")
+             if getattr(args, k) is not None]
+    if not args.tune_first:
+        if given:
+            raise UsageError(f"{' and '.join(given)} need --tune-first")
+        return {}
+    pick = lambda value, default: default if value is None else value  # noqa: E731
+    return {"trials": pick(args.tune_trials, DEFAULT_TRIALS),
+            "epochs": pick(args.tune_epochs, profile.epochs),
+            "concurrency": pick(args.tune_concurrency, DEFAULT_CONCURRENCY)}
 
 
 def run(spec: StudySpec, args: argparse.Namespace) -> int:
@@ -88,6 +130,7 @@ def run(spec: StudySpec, args: argparse.Namespace) -> int:
 
     from ablation.export import write_tables
     from ablation.study import concurrent_slots, connect, run_study
+    from ablation.tune_first import TuningError, needs_tuning, run_tuning
     from trainables.data import load_data
 
     storage.check_writable(spec.run_dir)
@@ -102,6 +145,14 @@ def run(spec: StudySpec, args: argparse.Namespace) -> int:
     began = time.perf_counter()
     connect(spec)
     try:
+        if needs_tuning(spec):  # --tune-first: every configuration's own hyperparameters, saved in spec.yaml
+            tuning_began = time.perf_counter()
+            try:
+                spec = run_tuning(spec, data)
+            except TuningError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 1
+            began += time.perf_counter() - tuning_began  # the wall time and efficiency below are the ablation's
         slots = concurrent_slots(spec)
         results = run_study(spec, data, resume=args.resume)
         wall = time.perf_counter() - began
@@ -110,6 +161,9 @@ def run(spec: StudySpec, args: argparse.Namespace) -> int:
         if started_ray:
             ray.shutdown()
     busy = trials["train_seconds"].fillna(0).sum()
+    timing = {"wall_seconds": wall, "trial_seconds": float(busy), "concurrent_slots": slots,
+              "orchestration_efficiency": busy / (wall * slots)}
+    storage.write_text(f"{spec.run_dir}/results/timing.json", json.dumps(timing, indent=1))
     print(f"study {spec.name}: {int((trials.status == 'completed').sum())}/{len(trials)} trials completed in "
           f"{wall:.1f} s wall; orchestration efficiency {busy / (wall * slots):.2f} "
           f"(sum of trial training seconds {busy:.1f} / ({wall:.1f} s x {slots} concurrent slots))")
@@ -128,7 +182,9 @@ def _report(spec: StudySpec) -> str:
 
     local, remote = storage.local_mirror(spec.run_dir)
     if remote:  # the analysis reads local files: fetch the tables, build, upload the report folder
-        for table in ("trials.csv", "epochs.csv"):
+        for table in ("trials.csv", "epochs.csv", "tuning.csv"):
+            if table == "tuning.csv" and not storage.exists(f"{spec.run_dir}/results/{table}"):
+                continue  # only a study run with --tune-first has one
             (local / "results").mkdir(parents=True, exist_ok=True)
             (local / "results" / table).write_text(storage.read_text(f"{spec.run_dir}/results/{table}"))
         (local / SPEC_FILE).write_text(spec.to_yaml())

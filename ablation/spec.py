@@ -29,6 +29,9 @@ class StudySpec:
     wandb_project: str = "resnet-ablation"
     max_failures: int = 3
     tuned: dict[str, dict[str, float]] = field(default_factory=dict)  # config id -> tuned hyperparameters
+    # --tune-first: the tuning budget, the same for every configuration ({"trials", "epochs", "concurrency"});
+    # empty: no tuning stage. Saved so that a resumed study finishes an interrupted tuning stage the same way.
+    tuning: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         p = self.profile
@@ -45,6 +48,9 @@ class StudySpec:
             (self.wandb in ("offline", "online", "disabled"),
              f"--wandb must be offline, online or disabled, got {self.wandb!r}"),
         ]
+        if self.tuning:  # --tune-first
+            checks += [(self.tuning.get(key, 0) >= 1, f"--tune-{key} must be >= 1, got {self.tuning.get(key)}")
+                       for key in ("trials", "epochs", "concurrency")]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)

@@ -1,6 +1,6 @@
 """Build a study's report from its result tables.
 
-    python analysis/report.py RUN_DIR [--metric final_val_acc|best_val_acc]
+    python analysis/report.py RUN_DIR [--metric final_val_acc|best_val_acc] [--compare OTHER_RUN_DIR]
     python -m analysis.report RUN_DIR
 
 writes RUN_DIR/report/: report.html (self-contained, figures embedded), report.md (+ figures/*.png),
@@ -27,6 +27,7 @@ from analysis.load import METRICS, ResultsError, load_study
 from analysis.paired import NAMED_MODELS
 from analysis.power import MAX_SEEDS
 from analysis.render import DASH, Document, interval, p_is, pct, pm, pp, pvalue, write_atomic
+from analysis.tuning import TuningSection, analyse_tuning
 
 EFFECT_COLUMNS = ["term", "estimate", "ci_low", "ci_high", "p_value", "p_holm", "partial_eta_sq"]
 SHAPLEY_COLUMNS = ["component", "value", "ci_low", "ci_high", "share"]
@@ -291,17 +292,21 @@ def _names(doc: Document, a: Analysis) -> None:
                   f"original study's named models are recognised by their factor levels: {named}.")
 
 
-def build_document(a: Analysis) -> Document:
+def build_document(a: Analysis, extra: TuningSection | None = None) -> Document:
     doc = Document(f"Ablation report: {a.study.run_dir.resolve().name}")
-    for part in (_intro, _glance, _study_table, _configs, _effects, _shapley, _paired, _power, _gaps,
-                 _definitions, _names):
+    for part in (_intro, _glance, _study_table, _configs, _effects, _shapley, _paired, _power):
+        part(doc, a)
+    if extra is not None:  # tuning stage, --compare, fANOVA cross-check (analysis/tuning.py)
+        extra.render(doc)
+    for part in (_gaps, _definitions, _names):
         part(doc, a)
     doc.heading("Files")
     doc.bullets(["`report.html`, `report.md` (+ `figures/`): this report.",
                  "`configs.csv`: per-configuration n, mean, std, sem, 95% CI of both validation accuracies.",
                  "`effects.csv`: term, estimate, ci_low, ci_high, p_value, p_holm, partial_eta_sq (fractions).",
                  "`shapley.csv`: component, value, ci_low, ci_high, share. `paired.csv`, `power.csv`: the tables "
-                 "above, unrounded."])
+                 "above, unrounded."]
+                + (extra.file_bullets() if extra is not None else []))
     return doc
 
 
@@ -310,9 +315,16 @@ def _csv(frame: pd.DataFrame | None, columns: list[str] | None = None) -> str:
     return (frame[columns] if columns else frame).to_csv(index=False)
 
 
-def write_report(a: Analysis, out_dir: Path) -> Path:
+def write_report(a: Analysis, out_dir: Path, extra: TuningSection | None = None) -> Path:
     """Write every report file atomically under out_dir; the path of report.html."""
-    doc = build_document(a)
+    doc = build_document(a, extra)
+    if extra is not None:  # tuning stage, --compare, fANOVA tables; a table this build did not make is removed
+        tables = extra.tables()
+        for name in TuningSection.FILES:
+            if name in tables:
+                write_atomic(out_dir / name, _csv(tables[name]))
+            else:
+                (out_dir / name).unlink(missing_ok=True)
     figures = out_dir / "figures"
     for name, png in doc.figures.items():
         write_atomic(figures / f"{name}.png", png)
@@ -330,15 +342,17 @@ def write_report(a: Analysis, out_dir: Path) -> Path:
     return html_path
 
 
-def build_report(run_dir: str | Path, metric: str = "final_val_acc") -> Path:
+def build_report(run_dir: str | Path, metric: str = "final_val_acc", compare: str | Path | None = None) -> Path:
     """Analyse RUN_DIR's result tables and write RUN_DIR/report/; returns the path of report.html.
 
+    compare: another study's run directory (e.g. the shared-recipe study of the same grid): effects side by side.
     Raises ResultsError (a ValueError, one-line message) for a bad run directory or table."""
     study = load_study(run_dir)
     with warnings.catch_warnings():  # degenerate data (a single seed, no spread) warns; the report says so
         warnings.simplefilter("ignore", RuntimeWarning)
         analysis = analyse(study, metric)
-        return write_report(analysis, Path(run_dir) / "report")
+        extra = analyse_tuning(analysis, compare)  # tuning stage, --compare, fANOVA (analysis/tuning.py)
+        return write_report(analysis, Path(run_dir) / "report", extra)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -347,9 +361,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", help="the study's run directory (holds results/trials.csv)")
     parser.add_argument("--metric", choices=METRICS, default="final_val_acc",
                         help="metric analysed (default: final_val_acc; best_val_acc is optimistic)")
+    parser.add_argument("--compare", metavar="OTHER_RUN_DIR",
+                        help="another study of the same grid (e.g. shared recipe vs tuned): effects side by side")
     args = parser.parse_args(argv)
     try:
-        path = build_report(args.run_dir, args.metric)
+        path = build_report(args.run_dir, args.metric, compare=args.compare)
     except ResultsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
