@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 from typing import Any
 
 import ray
+import yaml
 from ray import tune
 
 from ablation import storage
@@ -58,15 +60,31 @@ def connect(spec: StudySpec) -> None:
             ray.init(address=spec.address, log_to_driver=False)
         else:
             ray.init(include_dashboard=False, log_to_driver=False)
-    resources = ray.cluster_resources()
     profile = spec.profile
-    if profile.gpus_per_trial > 0 and resources.get("GPU", 0) <= 0:
+    # Nodes that exist now, plus the node types the cluster launcher's autoscaler may still start: on a
+    # `ray up` cluster with min_workers 0 no GPU node exists until trials ask for one.
+    nodes = [node["Resources"] for node in ray.nodes() if node["Alive"]] + _launchable_node_types()
+    if profile.gpus_per_trial > 0 and not any(node.get("GPU", 0) > 0 for node in nodes):
         raise ClusterError(f"--gpus-per-trial {profile.gpus_per_trial} asks for a GPU but the Ray cluster has "
                            "none; use --gpus-per-trial 0 or connect to a cluster with GPUs (--address)")
-    largest = max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"]), default=0)
+    largest = max((node.get("CPU", 0) for node in nodes), default=0)
     if profile.cpus_per_trial > largest:
         raise ClusterError(f"--cpus-per-trial {profile.cpus_per_trial} exceeds the largest node's "
                            f"{largest:g} CPUs; lower it")
+
+
+# `ray up` leaves the cluster's launcher config on the head; Ray Tune reads the same file to spot autoscaling.
+LAUNCHER_CONFIG = Path("~/ray_bootstrap_config.yaml")
+
+
+def _launchable_node_types() -> list[dict[str, float]]:
+    """Resources of each worker node type the autoscaler may start (none without a launcher config)."""
+    path = LAUNCHER_CONFIG.expanduser()
+    if not path.is_file():
+        return []
+    config = yaml.safe_load(path.read_text()) or {}
+    return [dict(t.get("resources") or {}) for t in config.get("available_node_types", {}).values()
+            if t.get("max_workers", 0) > 0]
 
 
 def concurrent_slots(spec: StudySpec) -> int:

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from ablation.run import main
+from tests.waiting import wait_for
 from tests.wandb_records import read_run
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,16 +85,9 @@ def _driver(args: list[str]) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for(condition, timeout: float, what: str, process: subprocess.Popen | None = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        if process is not None and process.poll() is not None:
-            raise AssertionError(f"driver exited ({process.returncode}) before {what}: {process.stderr.read()}")
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+def _wait_for(condition, timeout: float, what: str, driver: subprocess.Popen):
+    return wait_for(condition, timeout, what, driver,
+                    lambda: f": {driver.stderr.read()}" if driver.poll() is not None else "")
 
 
 def test_resume_after_driver_sigkill_keeps_finished_trials(ray_session, tmp_path):
