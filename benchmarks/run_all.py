@@ -33,7 +33,7 @@ GPU_RUNS = {
     "report_speed": [],
 }
 KEYWORDS = ("ratio", "speed-up", "efficiency", "peak", "TFLOP", "checkpoint", "original loop", "target",
-            "gpus_per_trial", "report for")
+            "--gpus-per-trial", "cold (", "warm (")
 
 
 def main(argv=None) -> int:
