@@ -51,7 +51,7 @@ def same_level(a: Any, b: Any) -> bool:
     return level_key(a) == level_key(b)
 
 
-def _native(value: Any) -> Any:
+def native_value(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -97,7 +97,7 @@ def normalise_levels(column: pd.Series) -> pd.Series:
 
 def default_level_order(values: Sequence[Any]) -> list[Any]:
     """False < True, numbers ascending, known strings in KNOWN_LEVEL_ORDER, other strings as first seen."""
-    seen = list(dict.fromkeys(_native(v) for v in values))
+    seen = list(dict.fromkeys(native_value(v) for v in values))
     if all(isinstance(v, (bool, int, float)) for v in seen):
         return sorted(seen)
     known = {name: rank for rank, name in enumerate(KNOWN_LEVEL_ORDER)}

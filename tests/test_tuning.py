@@ -19,7 +19,8 @@ from ablation.run import main  # noqa: E402
 from ablation.spec import StudySpec  # noqa: E402
 from analysis.report import build_report  # noqa: E402
 from analysis.report import main as report_main  # noqa: E402
-from analysis.tuning import expected_max, expected_max_curve, fanova_importance  # noqa: E402
+from analysis.fanova import fanova_importance  # noqa: E402
+from analysis.tuning import expected_max, expected_max_curve  # noqa: E402
 from search_spaces import tuning as space  # noqa: E402
 from search_spaces.profiles import get_profile  # noqa: E402
 
