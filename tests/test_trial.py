@@ -69,3 +69,18 @@ def test_resnet34_learns_digits():
     print("val acc by epoch: ResNet-34", [round(r["val_acc"], 4) for r in rows],
           "Plain-34", [round(r["val_acc"], 4) for r in plain])
     assert rows[-1]["val_acc"] > 0.9
+
+
+def test_finished_trial_in_the_ledger_is_not_trained_again(digits_small, tmp_path):
+    """A recorded trial re-reports its last row, also when resumed with another thread count; a changed
+    recipe (what the trial computes) is trained afresh."""
+    config = dict(TINY, seed=2, epochs=2)
+    first = LocalReporter()
+    train_trial(config, digits_small, first, ledger=str(tmp_path / "ledger"))
+    assert [p.name for p in (tmp_path / "ledger").iterdir()] == ["shortcut=1-se=0-act=relu-s2.json"]
+    again = LocalReporter()
+    train_trial(dict(config, threads=2), digits_small, again, ledger=str(tmp_path / "ledger"))
+    assert again.rows == [first.rows[-1]]
+    changed = LocalReporter()
+    train_trial(dict(config, lr=1e-3), digits_small, changed, ledger=str(tmp_path / "ledger"))
+    assert [r["epoch"] for r in changed.rows] == [1, 2]

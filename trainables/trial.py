@@ -50,6 +50,10 @@ class TrialConfig:
     config_id: str = ""
     model_name: str = ""
 
+    def identity(self) -> dict[str, Any]:
+        """What the trial computes: every field but how it runs (threads), so a resume on other CPUs matches."""
+        return {key: value for key, value in asdict(self).items() if key != "threads"}
+
     @classmethod
     def from_dict(cls, config: dict[str, Any]) -> "TrialConfig":
         known = {f.name for f in fields(cls)}
@@ -120,7 +124,7 @@ def train_trial(config: dict[str, Any], data: ImageData, reporter: LocalReporter
     key = trial_key(cfg.config_id, cfg.seed)
     if ledger is not None:
         record = read_record(ledger, key)
-        if record is not None and record["config"] == asdict(cfg):
+        if record is not None and record["config"] == cfg.identity():
             reporter.report(record["history"][-1], None)
             return
     device = _pick_device()
@@ -171,7 +175,7 @@ def train_trial(config: dict[str, Any], data: ImageData, reporter: LocalReporter
                      "scheduler": scheduler.state_dict(), "epoch": epoch, "best": best,
                      "rng": _get_rng_states(generator, device), "history": history}
         if epoch == cfg.epochs and ledger is not None:
-            write_record(ledger, key, {"config": asdict(cfg), "history": history})
+            write_record(ledger, key, {"config": cfg.identity(), "history": history})
         if not reporter.report(metrics, state):
             return
 
