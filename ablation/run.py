@@ -15,6 +15,7 @@ if __name__ == "__main__":  # run as a file: import the packages from the reposi
 
 import argparse
 import json
+import os
 import time
 from datetime import datetime
 
@@ -134,8 +135,6 @@ def run(spec: StudySpec, args: argparse.Namespace) -> int:
     from trainables.data import load_data
 
     storage.check_writable(spec.run_dir)
-    if not args.resume:
-        storage.write_text(f"{spec.run_dir}/{SPEC_FILE}", spec.to_yaml())
     p = spec.profile
     data = load_data(spec.data, spec.images, size=p.image_size, split_seed=p.split_seed,
                      val_fraction=p.val_fraction)
@@ -144,6 +143,8 @@ def run(spec: StudySpec, args: argparse.Namespace) -> int:
     started_ray = not ray.is_initialized()
     began = time.perf_counter()
     connect(spec)
+    if not args.resume:  # only now: a study refused by the cluster leaves no spec behind to block its name
+        storage.write_text(f"{spec.run_dir}/{SPEC_FILE}", spec.to_yaml())
     try:
         if needs_tuning(spec):  # --tune-first: every configuration's own hyperparameters, saved in spec.yaml
             tuning_began = time.perf_counter()
@@ -196,10 +197,14 @@ def _report(spec: StudySpec) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.address and "ray" not in sys.modules:
+        # Ray 2.60 clusters use token authentication by default, and a client joining one by address must say
+        # so (the token comes from RAY_AUTH_TOKEN or ~/.ray/auth_token). Ray reads this once, at import.
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
     from ablation.study import ClusterError
     from trainables.data import DataError
 
-    args = parse_args(argv)
     try:
         spec = resolve_spec(args)  # any ValueError here is about the arguments
     except ValueError as err:

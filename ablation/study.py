@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,13 @@ def connect(spec: StudySpec) -> None:
     _quiet_driver_environment(spec)
     if not ray.is_initialized():
         if spec.address:
-            ray.init(address=spec.address, log_to_driver=False)
+            _check_reachable(spec.address)
+            try:
+                ray.init(address=spec.address, log_to_driver=False)
+            except ConnectionError as err:
+                raise ClusterError(f"cannot join the Ray cluster at {spec.address!r}: "
+                                   f"{str(err).splitlines()[0]}; is it running, and is its token in "
+                                   "RAY_AUTH_TOKEN or ~/.ray/auth_token?") from None
         else:
             ray.init(include_dashboard=False, log_to_driver=False)
     profile = spec.profile
@@ -71,6 +78,18 @@ def connect(spec: StudySpec) -> None:
     if profile.cpus_per_trial > largest:
         raise ClusterError(f"--cpus-per-trial {profile.cpus_per_trial} exceeds the largest node's "
                            f"{largest:g} CPUs; lower it")
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse at once an address where nothing listens: Ray itself retries such a connection for minutes."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and other forms Ray resolves itself
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as err:
+        raise ClusterError(f"no Ray cluster answers at {address!r} ({err.strerror or err}); start it "
+                           "(`ray start --head` or `ray up cluster.yaml`) or fix --address") from None
 
 
 # `ray up` leaves the cluster's launcher config on the head; Ray Tune reads the same file to spot autoscaling.

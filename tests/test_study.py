@@ -79,7 +79,8 @@ def test_smoke_study_writes_the_report(smoke_study):
 
 
 def _driver(args: list[str]) -> subprocess.Popen:
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    # No RAY_AUTH_MODE here: run.py must join the token-authenticated cluster by --address on its own.
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
     return subprocess.Popen([sys.executable, str(REPO / "ablation" / "run.py"), *args], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
@@ -180,3 +181,12 @@ def test_cli_error_has_no_traceback(tmp_path):
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip() == "error: unknown profile 'huge'; valid profiles: ['smoke', 'quick', 'paper']"
+
+
+def test_unreachable_address_is_refused_at_once(tmp_path):
+    done = subprocess.run([sys.executable, "ablation/run.py", "--profile", "smoke", "--address", "127.0.0.1:1",
+                           "--storage", str(tmp_path), "--name", "nowhere"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith("error: no Ray cluster answers at '127.0.0.1:1'")
+    assert not (tmp_path / "nowhere" / "spec.yaml").exists()  # the name stays free for a second try
