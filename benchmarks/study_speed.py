@@ -24,11 +24,13 @@ import time
 
 import pandas as pd
 import torch
+import yaml
 
 from ablation.run import main as run_study
 from benchmarks.original_loop import original_trial
-from benchmarks.trial_speed import make_split_folder
+from benchmarks.trial_speed import device_peak, make_split_folder, training_flops
 from search_spaces.profiles import get_profile
+from trainables.data import load_data
 
 
 def one_study(args: argparse.Namespace, gpus: float, storage: Path, data: Path | None) -> dict:
@@ -43,9 +45,27 @@ def one_study(args: argparse.Namespace, gpus: float, storage: Path, data: Path |
     wall = time.perf_counter() - began
     trials = pd.read_csv(storage / name / "results" / "trials.csv")
     timing = json.loads((storage / name / "results" / "timing.json").read_text())
+    flops = study_flops(trials, yaml.safe_load((storage / name / "spec.yaml").read_text())["profile"], data)
     return {"gpus_per_trial": gpus, "exit": code, "trials": len(trials), "completed": int(
         (trials.status == "completed").sum()), "wall_s": wall, "trial_s": timing["trial_seconds"],
-            "slots": timing["concurrent_slots"], "efficiency": timing["orchestration_efficiency"]}
+            "slots": timing["concurrent_slots"], "efficiency": timing["orchestration_efficiency"],
+            "tflops": flops / timing["wall_seconds"] / 1e12}
+
+
+def study_flops(trials: pd.DataFrame, profile: dict, data: Path | None) -> float:
+    """FLOPs the study's trials computed: per configuration, counted on one step (torch.utils.flop_counter),
+    times the images trained and evaluated in the epochs each trial completed."""
+    images = load_data(data, size=profile["image_size"], split_seed=profile["split_seed"],
+                       val_fraction=profile["val_fraction"])
+    total = 0.0
+    for (shortcut, se, activation), cell in trials.groupby(["shortcut", "se", "activation"]):
+        train, evaluate = training_flops(profile["image_size"], profile["width"], 4, "cpu",
+                                         num_classes=images.num_classes, depth=profile["depth"],
+                                         stem=profile["stem"], shortcut=bool(shortcut), se=bool(se),
+                                         activation=activation)
+        epochs = cell.epochs_done.fillna(0).sum()
+        total += epochs * (len(images.train_labels) * train + len(images.val_labels) * evaluate)
+    return total
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -71,9 +91,12 @@ def main(argv=None) -> list[dict]:
             rows.append(one_study(args, gpus, Path(scratch) / "runs", data))
         table = pd.DataFrame(rows)
         for row in rows:
+            peak = device_peak("cuda") if row["gpus_per_trial"] > 0 else None
+            share = f", {row['tflops'] / peak:.1%} of the GPU's bf16 peak" if peak else ""
             print(f"study, --gpus-per-trial {row['gpus_per_trial']:g}: {row['completed']}/{row['trials']} trials "
                   f"completed, wall {row['wall_s']:.1f} s, trial seconds {row['trial_s']:.1f}, {row['slots']} "
-                  f"slots, orchestration efficiency {row['efficiency']:.2f} (target >= 0.8)")
+                  f"slots, orchestration efficiency {row['efficiency']:.2f} (target >= 0.8); "
+                  f"{row['tflops']:.3f} TFLOP/s over the study's wall (FLOPs counted){share}")
         if args.original and data is not None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
             single = original_trial(data / "train", data / "val", size=profile.image_size, width=profile.width,

@@ -46,9 +46,13 @@ def make_split_folder(root: Path, train: int, val: int, seed: int = 0) -> None:
             Image.fromarray(coarse).resize(side, Image.Resampling.BICUBIC).save(folder / f"{i:05d}.jpg", quality=90)
 
 
-def training_flops(size: int, width: int, batch: int, device: str) -> tuple[float, float]:
-    """(FLOPs per training image, FLOPs per evaluation image), counted on one step in fp32."""
-    model = build_resnet(depth=34, num_classes=CLASSES, width=width, stem="imagenet").to(device)
+def training_flops(size: int, width: int, batch: int, device: str, num_classes: int = CLASSES,
+                   **architecture) -> tuple[float, float]:
+    """(FLOPs per training image, FLOPs per evaluation image), counted on one step in fp32.
+
+    `architecture`: build_resnet's other arguments (depth, shortcut, se, activation, stem)."""
+    architecture = {"stem": "imagenet", **architecture}
+    model = build_resnet(num_classes=num_classes, width=width, **architecture).to(device)
     x = torch.randn(batch, 3, size, size, device=device)
     with FlopCounterMode(display=False) as counter:
         model(x).sum().backward()
