@@ -93,11 +93,12 @@ def resolve_spec(args: argparse.Namespace) -> StudySpec:
         if args.tune_first and not saved.tuning:
             raise UsageError(f"study {args.name!r} was started without --tune-first; tuning now would change what "
                              "its trials run: resume it without --tune-first or start a new study")
-        # Where and how it runs may change on resume; what it runs may not.
+        # Where it runs may change on resume; what it runs may not, nor its W&B mode (Ray Tune restores the
+        # study's callbacks as they were).
         profile = saved.profile.with_overrides(cpus_per_trial=args.cpus_per_trial,
                                                gpus_per_trial=args.gpus_per_trial)
         return StudySpec(**{**saved.__dict__, "profile": profile, "storage": location,
-                            "address": args.address, "wandb": args.wandb})
+                            "address": args.address})
     profile = get_profile(args.profile).with_overrides(
         epochs=args.epochs, factors=tuple(args.factors) if args.factors else None, image_size=args.image_size,
         width=args.width, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial)
