@@ -65,6 +65,10 @@ def test_smoke_study_logs_one_wandb_run_per_trial(smoke_study):
     for trial in trials.itertuples():
         run = runs[trial.trial_id]
         assert run["name"] == f"{trial.config}-s{trial.seed}" and run["group"] == trial.config
+        assert run["job_type"] == trial.model
+        assert {k: run["config"][k] for k in ("seed", "shortcut", "se", "activation", "epochs")} == {
+            "seed": trial.seed, "shortcut": trial.shortcut, "se": trial.se, "activation": trial.activation,
+            "epochs": 2}
         logged = [(row["epoch"], row["val_acc"]) for row in run["history"]]
         expected = epochs[epochs.trial_id == trial.trial_id][["epoch", "val_acc"]].itertuples(index=False)
         assert logged == [tuple(row) for row in expected]
@@ -107,6 +111,7 @@ def test_resume_after_driver_sigkill_keeps_finished_trials(ray_session, tmp_path
     assert main([*args, "--resume"]) == 0
     trials = pd.read_csv(tmp_path / "killed" / "results" / "trials.csv")
     assert len(trials) == 8 and (trials.status == "completed").all()
+    assert not list(tmp_path.rglob("wandb"))  # --wandb disabled writes nothing
     for name, (mtime, text) in finished.items():
         path = ledger / name
         assert (path.stat().st_mtime_ns, path.read_text()) == (mtime, text), f"{name} was re-run"

@@ -39,14 +39,15 @@ def _records(path: Path):
 
 
 def read_run(folder: Path) -> dict:
-    """{'id', 'name', 'group', 'job_type', 'history': [ {metric: value} per logged step ]}."""
+    """{'id', 'name', 'group', 'job_type', 'config', 'history': [ {metric: value} per logged step ]}."""
     (log,) = folder.glob("*.wandb")
     run, history = {}, []
     for record in _records(log):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             run = {"id": record.run.run_id, "name": record.run.display_name, "group": record.run.run_group,
-                   "job_type": record.run.job_type}
+                   "job_type": record.run.job_type,
+                   "config": {item.key: json.loads(item.value_json) for item in record.run.config.update}}
         elif kind == "history":
             history.append({item.key or "/".join(item.nested_key): json.loads(item.value_json)
                             for item in record.history.item})
