@@ -40,6 +40,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, help="epochs per trial; default: the profile's")
     p.add_argument("--factors", nargs="+", help=f"factors to vary, of {list(FACTORS)}; default: shortcut se "
                                                 "activation (2^3 = 8 configurations)")
+    p.add_argument("--vary-split", action="store_true", help="give seed k its own stratified train/val split "
+                                                             "(split seed 42 + k) instead of one split for all")
     p.add_argument("--image-size", type=int, help="stored and trained image size; default: the profile's")
     p.add_argument("--width", type=int, help="width of the first stage (64 = ResNet-34); default: the profile's")
     p.add_argument("--name", help="study name (folder under --storage); default: <profile>-<date-time>")
@@ -101,6 +103,7 @@ def resolve_spec(args: argparse.Namespace) -> StudySpec:
                             "address": args.address})
     profile = get_profile(args.profile).with_overrides(
         epochs=args.epochs, factors=tuple(args.factors) if args.factors else None, image_size=args.image_size,
+        vary_split=args.vary_split or None,
         width=args.width, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial)
     seeds = profile.seeds if args.seeds is None else args.seeds
     name = args.name or f"{profile.name}-{datetime.now():%Y%m%d-%H%M%S}"
@@ -131,16 +134,16 @@ def run(spec: StudySpec, args: argparse.Namespace) -> int:
     import ray
 
     from ablation.export import write_tables
-    from ablation.study import concurrent_slots, connect, run_study
+    from ablation.study import concurrent_slots, connect, run_study, study_data
     from ablation.tune_first import TuningError, needs_tuning, run_tuning
-    from trainables.data import load_data
 
     storage.check_writable(spec.run_dir)
     p = spec.profile
-    data = load_data(spec.data, spec.images, size=p.image_size, split_seed=p.split_seed,
-                     val_fraction=p.val_fraction)
+    per_seed = study_data(spec)
+    data = per_seed[spec.seeds[0]]  # seed 0 has the profile's split either way; tuning carves its inner split from it
+    splits = "a split per seed (--vary-split)" if p.vary_split else f"split seed {p.split_seed}"
     print(f"data: {data.source}: {len(data.train_labels)} train / {len(data.val_labels)} val images, "
-          f"{data.num_classes} classes, {data.image_size}x{data.image_size}", flush=True)
+          f"{data.num_classes} classes, {data.image_size}x{data.image_size}, {splits}", flush=True)
     started_ray = not ray.is_initialized()
     began = time.perf_counter()
     connect(spec)
@@ -156,7 +159,7 @@ def run(spec: StudySpec, args: argparse.Namespace) -> int:
                 return 1
             began += time.perf_counter() - tuning_began  # the wall time and efficiency below are the ablation's
         slots = concurrent_slots(spec)
-        results = run_study(spec, data, resume=args.resume)
+        results = run_study(spec, per_seed, resume=args.resume)
         wall = time.perf_counter() - began
         trials, _ = write_tables(spec, results)
     finally:

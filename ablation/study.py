@@ -15,7 +15,7 @@ from ablation import storage
 from ablation.callbacks import TrialLinePrinter, WandbRuns
 from ablation.spec import StudySpec
 from search_spaces.factors import grid
-from trainables.data import ImageData
+from trainables.data import ImageData, load_data
 from trainables.trial import train_trial
 
 LEDGER = "ledger"
@@ -38,10 +38,24 @@ def param_space(spec: StudySpec) -> dict[str, Any]:
     return {"trial": tune.grid_search(trial_entries(spec)), **spec.profile.trial_settings(), "threads": threads}
 
 
-def study_trial(config: dict[str, Any], data: ImageData, ledger: str) -> None:
-    """The Tune trainable: the entry's values override the shared settings, then one trial runs."""
+def study_data(spec: StudySpec) -> dict[int, ImageData]:
+    """The data set of every seed: one split (split_seed) for all, or with vary_split seed k's own split
+    (split_seed + k), so the spread over seeds includes the split's. Decoded once either way (disk cache)."""
+    p = spec.profile
+    load = lambda split_seed: load_data(spec.data, spec.images, size=p.image_size,  # noqa: E731
+                                        split_seed=split_seed, val_fraction=p.val_fraction)
+    if not p.vary_split:
+        shared = load(p.split_seed)
+        return {seed: shared for seed in spec.seeds}
+    return {seed: load(p.split_seed + seed) for seed in spec.seeds}
+
+
+def study_trial(config: dict[str, Any], data: dict[int, ImageData], ledger: str) -> None:
+    """The Tune trainable: the entry's values override the shared settings, then one trial runs on its
+    seed's data."""
     shared = {key: value for key, value in config.items() if key != "trial"}
-    train_trial({**shared, **config["trial"]}, data, ledger=ledger)
+    entry = config["trial"]
+    train_trial({**shared, **entry}, data[entry["seed"]], ledger=ledger)
 
 
 def _trial_name(trial) -> str:
@@ -115,7 +129,7 @@ def concurrent_slots(spec: StudySpec) -> int:
     return max(1, min(slots, len(trial_entries(spec))))
 
 
-def _trainable(spec: StudySpec, data: ImageData):
+def _trainable(spec: StudySpec, data: dict[int, ImageData]):
     resources = {"cpu": spec.profile.cpus_per_trial, "gpu": spec.profile.gpus_per_trial}
     ledger = f"{spec.run_dir}/{LEDGER}"
     return tune.with_resources(tune.with_parameters(study_trial, data=data, ledger=ledger), resources)
@@ -141,7 +155,7 @@ def _progress_table() -> tune.CLIReporter:
         max_report_frequency=30, max_progress_rows=40)
 
 
-def run_study(spec: StudySpec, data: ImageData, resume: bool) -> tune.ResultGrid:
+def run_study(spec: StudySpec, data: dict[int, ImageData], resume: bool) -> tune.ResultGrid:
     trainable = _trainable(spec, data)
     if resume and tune.Tuner.can_restore(spec.run_dir):
         tuner = tune.Tuner.restore(spec.run_dir, trainable=trainable, resume_unfinished=True,

@@ -29,6 +29,7 @@ class Profile:
     label_smoothing: float = 0.1
     crop_scale_min: float = 0.7
     split_seed: int = 42
+    vary_split: bool = False  # True: seed k trains and validates on the split drawn with split_seed + k
     val_fraction: float = 0.2
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from ablation.run import main
@@ -195,3 +196,21 @@ def test_unreachable_address_is_refused_at_once(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().startswith("error: no Ray cluster answers at '127.0.0.1:1'")
     assert not (tmp_path / "nowhere" / "spec.yaml").exists()  # the name stays free for a second try
+
+
+def test_vary_split_gives_each_seed_its_own_split(tmp_path):
+    from ablation.spec import StudySpec
+    from ablation.study import study_data
+    from search_spaces.profiles import get_profile
+
+    profile = get_profile("smoke")
+    fixed = study_data(StudySpec(name="a", storage=str(tmp_path), profile=profile, seeds=(0, 1, 2)))
+    assert fixed[0] is fixed[1] is fixed[2]
+    varied = study_data(StudySpec(name="b", storage=str(tmp_path), profile=profile.with_overrides(vary_split=True),
+                                  seeds=(0, 1, 2)))
+    assert varied[0].fingerprint == fixed[0].fingerprint  # seed 0 keeps the profile's split (seed 42)
+    assert len({varied[s].fingerprint for s in (0, 1, 2)}) == 3
+    for seed in (1, 2):
+        assert len(varied[seed].val_labels) == len(fixed[0].val_labels)
+        assert not torch.equal(varied[seed].val_images, fixed[0].val_images)
+        assert torch.equal(torch.bincount(varied[seed].val_labels), torch.bincount(fixed[0].val_labels))
