@@ -5,6 +5,7 @@ an unfinished or failed trial's epochs come from what it reported to Tune, and i
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -30,7 +31,8 @@ def _tune_histories(results) -> dict[str, tuple[str, list[dict]]]:
         rows = []
         if frame is not None and "epoch" in frame:
             rows = frame.drop_duplicates("epoch", keep="last").sort_values("epoch").to_dict("records")
-        trial_id = (result.metrics or {}).get("trial_id") or result.path.rsplit("_", 1)[-1]
+        # A trial that never reported has no metrics; its folder is named <config>-s<seed>_<trial id>.
+        trial_id = (result.metrics or {}).get("trial_id") or Path(result.path).name.split("_", 1)[1]
         found[trial_key(entry["config_id"], entry["seed"])] = (trial_id, rows)
     return found
 
@@ -39,7 +41,7 @@ def build_tables(spec: StudySpec, results=None) -> tuple[pd.DataFrame, pd.DataFr
     """(trials, epochs) for every configuration x seed of the spec, in grid order."""
     finished = read_all(f"{spec.run_dir}/{LEDGER}")
     reported = _tune_histories(results)
-    shared = {**spec.profile.trial_settings(), "depth": spec.profile.depth}
+    shared = spec.profile.trial_settings()
     trial_rows, epoch_rows = [], []
     for entry in trial_entries(spec):
         key = trial_key(entry["config_id"], entry["seed"])

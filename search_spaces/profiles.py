@@ -11,6 +11,11 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from search_spaces.factors import DEFAULT_FACTORS
+from trainables.config import TrialConfig
+
+
+# The trial recipe's defaults live once, in TrialConfig (the original study's recipe); a profile overrides them.
+RECIPE = TrialConfig()
 
 
 @dataclass(frozen=True)
@@ -18,22 +23,23 @@ class Profile:
     name: str
     factors: tuple[str, ...] = DEFAULT_FACTORS
     seeds: int = 3
-    epochs: int = 10
     image_size: int = 224
-    width: int = 64
-    stem: str = "imagenet"
-    depth: int = 34
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    label_smoothing: float = 0.1
-    crop_scale_min: float = 0.7
     split_seed: int = 42
     vary_split: bool = False  # True: seed k trains and validates on the split drawn with split_seed + k
     val_fraction: float = 0.2
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
-    checkpoint_every: int = 1
+    # The trial recipe: every trial of the study gets these (the fields TrialConfig has too).
+    epochs: int = RECIPE.epochs
+    width: int = RECIPE.width
+    stem: str = RECIPE.stem
+    depth: int = RECIPE.depth
+    batch_size: int = RECIPE.batch_size
+    lr: float = RECIPE.lr
+    weight_decay: float = RECIPE.weight_decay
+    label_smoothing: float = RECIPE.label_smoothing
+    crop_scale_min: float = RECIPE.crop_scale_min
+    checkpoint_every: int = RECIPE.checkpoint_every
 
     def with_overrides(self, **overrides: Any) -> "Profile":
         """A copy with the given fields replaced; None means 'keep the profile's value'."""
@@ -45,10 +51,10 @@ class Profile:
 
     def trial_settings(self) -> dict[str, Any]:
         """The part of every trial's config that the profile fixes (the grid adds factors and seeds)."""
-        return {"epochs": self.epochs, "width": self.width, "stem": self.stem, "batch_size": self.batch_size,
-                "lr": self.lr, "weight_decay": self.weight_decay, "label_smoothing": self.label_smoothing,
-                "crop_scale_min": self.crop_scale_min, "checkpoint_every": self.checkpoint_every}
+        return {name: getattr(self, name) for name in RECIPE_FIELDS}
 
+
+RECIPE_FIELDS = tuple(f.name for f in fields(Profile) if f.name in {g.name for g in fields(TrialConfig)})
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(name="smoke", seeds=2, epochs=2, image_size=12, width=4, stem="small", batch_size=128,

@@ -10,7 +10,6 @@ import random
 import socket
 import tempfile
 import time
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainables.config import TrialConfig
 from trainables.data import ImageData
 from trainables.ledger import read_record, trial_key, write_record
 from trainables.loop import Precision, evaluate, train_one_epoch
@@ -25,42 +25,6 @@ from trainables.resnet import build_resnet, count_parameters
 
 CHECKPOINT_FILE = "state.pt"
 EVAL_BATCH = 256
-
-
-@dataclass(frozen=True)
-class TrialConfig:
-    """Everything one trial needs; the defaults are the original study's recipe (AdamW 1e-3, wd 1e-4)."""
-
-    seed: int = 0
-    depth: int = 34
-    shortcut: bool = True
-    se: bool = False
-    activation: str = "relu"
-    width: int = 64
-    stem: str = "imagenet"
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    label_smoothing: float = 0.0
-    crop_scale_min: float = 0.7
-    threads: int = 0  # torch CPU threads; 0 keeps torch's default
-    checkpoint_every: int = 1  # epochs between checkpoints; the last epoch always checkpoints
-    deterministic: bool = False  # on CUDA: no cudnn autotuning, deterministic kernels
-    config_id: str = ""
-    model_name: str = ""
-
-    def identity(self) -> dict[str, Any]:
-        """What the trial computes: every field but how it runs (threads), so a resume on other CPUs matches."""
-        return {key: value for key, value in asdict(self).items() if key != "threads"}
-
-    @classmethod
-    def from_dict(cls, config: dict[str, Any]) -> "TrialConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise ValueError(f"unknown trial config keys {unknown}; valid keys: {sorted(known)}")
-        return cls(**config)
 
 
 class LocalReporter:
