@@ -8,6 +8,8 @@ from typing import Any
 from ray import tune
 from ray.tune.logger import LoggerCallback
 
+from analysis.wandb_identity import private_settings, study_tags, trial_run_id
+
 
 class TrialLinePrinter(tune.Callback):
     """Prints one line per finished or failed trial: configuration, seed, final val acc, seconds."""
@@ -42,26 +44,37 @@ class WandbRuns(LoggerCallback):
 
     Ray's WandbLoggerCallback starts two actors per trial and blocks the driver on them (about 3 s per trial
     start on 2 cores, more than a smoke trial's training); a W&B run opened in the driver costs about 0.1 s.
-    Grouping by configuration gives W&B's grouped view: mean +- band over seeds.
+    Grouping by configuration gives W&B's grouped view: mean +- band over seeds. The config holds the factor
+    levels, the seed and the recipe as top-level keys, and the summary `final_val_acc`, `best_val_acc` and
+    `best_epoch`: what W&B's parallel-coordinates and parameter-importance panels read, with no set-up.
+
+    A run's id comes from the study and the trial key, not from Tune's trial id (new in every fit): a trial
+    restarted in a later fit of the study continues its run, and a grown study's new trials join the same groups.
     """
 
-    def __init__(self, project: str, mode: str, folder: str | None):
+    def __init__(self, project: str, mode: str, folder: str | None, study: str, profile: str | None = None):
         self.project = project
         self.mode = mode
         self.folder = folder  # None: each trial's own folder
-        self.runs: dict[str, Any] = {}
+        self.study = study
+        self.tags = study_tags(study, profile)
+        self.runs: dict[str, Any] = {}  # Tune trial id -> its open W&B run
 
     def log_trial_start(self, trial) -> None:
         import wandb
 
+        if trial.trial_id in self.runs:  # a trial retried within this fit keeps its open run
+            return
         entry = trial.config["trial"]
-        shared = {key: value for key, value in trial.config.items() if key != "trial"}
+        recipe = {key: value for key, value in trial.config.items() if key != "trial"}
         folder = self.folder or trial.local_path
         os.makedirs(folder, exist_ok=True)
         self.runs[trial.trial_id] = wandb.init(
-            project=self.project, group=entry["config_id"], job_type=entry["model_name"], name=str(trial),
-            id=trial.trial_id, dir=folder, mode=self.mode, config={**shared, **entry}, reinit="create_new",
-            resume="allow")
+            project=self.project, group=entry["config_id"], job_type=entry["model_name"],
+            name=f"{entry['config_id']}-s{entry['seed']}",
+            id=trial_run_id(self.study, entry["config_id"], entry["seed"]), tags=self.tags, dir=folder,
+            mode=self.mode, config={**recipe, **entry}, reinit="create_new", resume="allow",
+            settings=private_settings())
 
     def log_trial_result(self, iteration: int, trial, result: dict) -> None:
         if trial.trial_id not in self.runs:
@@ -71,8 +84,13 @@ class WandbRuns(LoggerCallback):
 
     def log_trial_end(self, trial, failed: bool = False) -> None:
         run = self.runs.pop(trial.trial_id, None)
-        if run is not None:
-            run.finish(exit_code=1 if failed else 0)
+        if run is None:
+            return
+        result = trial.last_result or {}
+        if not failed and "val_acc" in result:  # a failed trial has no final accuracy (as in trials.csv)
+            run.summary.update({"final_val_acc": result["val_acc"],
+                                **{k: result[k] for k in ("best_val_acc", "best_epoch") if k in result}})
+        run.finish(exit_code=1 if failed else 0)
 
 
 LOGGED_METRICS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "best_val_acc",

@@ -1,4 +1,11 @@
-"""Assemble and run the study's Tuner: the grid x seeds as param_space, data through the object store."""
+"""Assemble and run the study's Tuner: the trials still to run as param_space, data through the object store.
+
+A study is one or more `fit()` calls of a fresh Tuner in the same run folder: the first runs every trial; a
+resumed study (driver killed, node lost), a grown one (more seeds, a fold-over) or the next wave of a sequential
+study runs only the trials the ledger does not hold as finished. Ray Tune's experiment state is never restored
+(`Tuner.restore` unpickles what lies in the storage folder); what a study needs to continue lives in spec.yaml,
+the ledger and the trials' weights-only checkpoints.
+"""
 from __future__ import annotations
 
 import math
@@ -11,14 +18,14 @@ import ray
 import yaml
 from ray import tune
 
-from ablation import storage
+import runstore
 from ablation.callbacks import TrialLinePrinter, WandbRuns
 from ablation.spec import StudySpec
 from search_spaces.factors import grid
+from trainables.components import load_source
 from trainables.data import ImageData, load_data
+from trainables.ledger import is_finished, ledger_location, read_all, trial_identity, trial_key
 from trainables.trial import train_trial
-
-LEDGER = "ledger"
 
 
 class ClusterError(RuntimeError):
@@ -26,16 +33,31 @@ class ClusterError(RuntimeError):
 
 
 def trial_entries(spec: StudySpec) -> list[dict[str, Any]]:
-    """Configuration x seed, each with its id and name and, after tuning, its own hyperparameters."""
-    entries = grid(spec.profile.factors, spec.seeds, fixed={"depth": spec.profile.depth})
+    """Configuration x seed, each with its id and name and, after tuning, its own hyperparameters; only the
+    design's cells where the study runs a fraction of the grid."""
+    cells = spec.design.get("cells") if spec.design else None
+    entries = grid(spec.profile.factors, spec.seeds, fixed={"depth": spec.profile.depth}, cells=cells)
     return [{**entry, **spec.tuned.get(entry["config_id"], {})} for entry in entries]
 
 
-def param_space(spec: StudySpec) -> dict[str, Any]:
+def shared_settings(spec: StudySpec) -> dict[str, Any]:
+    """The part of every trial's config that is not its entry: the profile's recipe and the thread count."""
+    return {**spec.profile.trial_settings(), "threads": max(1, math.floor(spec.profile.cpus_per_trial))}
+
+
+def pending_entries(spec: StudySpec, data: dict[int, ImageData]) -> list[dict[str, Any]]:
+    """The entries the ledger does not hold as finished (with the same config and data)."""
+    finished = read_all(ledger_location(spec.run_dir))
+    shared = shared_settings(spec)
+    return [entry for entry in trial_entries(spec)
+            if not is_finished(finished.get(trial_key(entry["config_id"], entry["seed"])),
+                               trial_identity({**shared, **entry}, data[entry["seed"]].fingerprint))]
+
+
+def param_space(spec: StudySpec, entries: list[dict[str, Any]]) -> dict[str, Any]:
     # ONE grid_search over whole entries: separate grid_search keys would be cross-multiplied by Tune, and each
     # entry carries values derived from its cell (id, name, tuned hyperparameters).
-    threads = max(1, math.floor(spec.profile.cpus_per_trial))
-    return {"trial": tune.grid_search(trial_entries(spec)), **spec.profile.trial_settings(), "threads": threads}
+    return {"trial": tune.grid_search(entries), **shared_settings(spec)}
 
 
 def study_data(spec: StudySpec) -> dict[int, ImageData]:
@@ -50,12 +72,15 @@ def study_data(spec: StudySpec) -> dict[int, ImageData]:
     return {seed: load(p.split_seed + seed) for seed in spec.seeds}
 
 
-def study_trial(config: dict[str, Any], data: dict[int, ImageData], ledger: str) -> None:
-    """The Tune trainable: the entry's values override the shared settings, then one trial runs on its
-    seed's data."""
+def study_trial(config: dict[str, Any], data: dict[int, ImageData], store: str,
+                components: dict[str, str]) -> None:
+    """The Tune trainable: the user's components registered in this worker, the entry's values over the shared
+    settings, then one trial on its seed's data."""
+    for label, source in components.items():
+        load_source(source, label)
     shared = {key: value for key, value in config.items() if key != "trial"}
     entry = config["trial"]
-    train_trial({**shared, **entry}, data[entry["seed"]], ledger=ledger)
+    train_trial({**shared, **entry}, data[entry["seed"]], store=store)
 
 
 def _trial_name(trial) -> str:
@@ -67,20 +92,24 @@ def _trial_dirname(trial) -> str:
     return f"{_trial_name(trial)}_{trial.trial_id}"
 
 
-def connect(spec: StudySpec) -> None:
-    """Start or join Ray, then refuse resource requests the cluster can never satisfy (they would hang)."""
+def connect(spec: StudySpec, secrets: dict[str, str] | None = None) -> None:
+    """Start or join Ray, then refuse resource requests the cluster can never satisfy (they would hang).
+
+    secrets: storage credentials taken out of the --storage URI; the workers get them as environment variables
+    (Ray keeps a job's runtime environment in its own control store, not in the study's files)."""
     _quiet_driver_environment(spec)
+    runtime_env = {"env_vars": dict(secrets)} if secrets else None
     if not ray.is_initialized():
         if spec.address:
             _check_reachable(spec.address)
             try:
-                ray.init(address=spec.address, log_to_driver=False)
+                ray.init(address=spec.address, log_to_driver=False, runtime_env=runtime_env)
             except ConnectionError as err:
                 raise ClusterError(f"cannot join the Ray cluster at {spec.address!r}: "
                                    f"{str(err).splitlines()[0]}; is it running, and is its token in "
                                    "RAY_AUTH_TOKEN or ~/.ray/auth_token?") from None
         else:
-            ray.init(include_dashboard=False, log_to_driver=False)
+            ray.init(include_dashboard=False, log_to_driver=False, runtime_env=runtime_env)
     profile = spec.profile
     # Nodes that exist now, plus the node types the cluster launcher's autoscaler may still start: on a
     # `ray up` cluster with min_workers 0 no GPU node exists until trials ask for one.
@@ -94,11 +123,24 @@ def connect(spec: StudySpec) -> None:
                            f"{largest:g} CPUs; lower it")
 
 
+ADDRESS_FORM = "auto, HOST:PORT or ray://HOST:PORT"
+
+
+def check_address(address: str) -> None:
+    """ValueError (one line) unless `address` has a form Ray accepts: auto, HOST:PORT, ray://HOST:PORT."""
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in address):
+        raise ValueError(f"--address {address!r} is not a Ray address; give {ADDRESS_FORM}")
+
+
 def _check_reachable(address: str) -> None:
     """Refuse at once an address where nothing listens: Ray itself retries such a connection for minutes."""
+    check_address(address)
+    if address == "auto":
+        return  # Ray finds the local cluster's address itself
     host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        return  # "auto" and other forms Ray resolves itself
     try:
         socket.create_connection((host, int(port)), timeout=5).close()
     except OSError as err:
@@ -120,19 +162,19 @@ def _launchable_node_types() -> list[dict[str, float]]:
             if t.get("max_workers", 0) > 0]
 
 
-def concurrent_slots(spec: StudySpec) -> int:
-    """How many trials the cluster can run at once with the requested resources."""
+def concurrent_slots(spec: StudySpec, n_trials: int | None = None) -> int:
+    """How many trials the cluster can run at once with the requested resources (at most n_trials)."""
     resources = ray.cluster_resources()
     slots = int(resources.get("CPU", 0) // spec.profile.cpus_per_trial)
     if spec.profile.gpus_per_trial > 0:
         slots = min(slots, int(round(resources.get("GPU", 0) / spec.profile.gpus_per_trial, 6)))
-    return max(1, min(slots, len(trial_entries(spec))))
+    return max(1, min(slots, n_trials if n_trials is not None else len(trial_entries(spec))))
 
 
-def _trainable(spec: StudySpec, data: dict[int, ImageData]):
+def _trainable(spec: StudySpec, data: dict[int, ImageData], components: dict[str, str]):
     resources = {"cpu": spec.profile.cpus_per_trial, "gpu": spec.profile.gpus_per_trial}
-    ledger = f"{spec.run_dir}/{LEDGER}"
-    return tune.with_resources(tune.with_parameters(study_trial, data=data, ledger=ledger), resources)
+    return tune.with_resources(tune.with_parameters(study_trial, data=data, store=spec.run_dir,
+                                                    components=components), resources)
 
 
 def _quiet_driver_environment(spec: StudySpec) -> None:
@@ -155,26 +197,28 @@ def _progress_table() -> tune.CLIReporter:
         max_report_frequency=30, max_progress_rows=40)
 
 
-def run_study(spec: StudySpec, data: dict[int, ImageData], resume: bool) -> tune.ResultGrid:
-    trainable = _trainable(spec, data)
-    if resume and tune.Tuner.can_restore(spec.run_dir):
-        tuner = tune.Tuner.restore(spec.run_dir, trainable=trainable, resume_unfinished=True,
-                                   resume_errored=True)
-        return tuner.fit()
-    callbacks = [TrialLinePrinter(total=len(trial_entries(spec)))]
+def run_study(spec: StudySpec, data: dict[int, ImageData], components: dict[str, str] | None = None,
+              entries: list[dict[str, Any]] | None = None) -> tune.ResultGrid | None:
+    """One fit() over `entries` (default: the pending ones); None when nothing is left to run.
+
+    components: the user's component files, label -> source, registered in every worker."""
+    entries = pending_entries(spec, data) if entries is None else entries
+    if not entries:
+        return None
+    callbacks = [TrialLinePrinter(total=len(entries))]
     if spec.wandb != "disabled":
-        folder = spec.run_dir if storage.is_local(spec.run_dir) else None
-        callbacks.append(WandbRuns(project=spec.wandb_project, mode=spec.wandb, folder=folder))
+        folder = spec.run_dir if runstore.is_local(spec.run_dir) else None
+        callbacks.append(WandbRuns(project=spec.wandb_project, mode=spec.wandb, folder=folder, study=spec.name,
+                                   profile=spec.profile.name))
     tuner = tune.Tuner(
-        trainable,
-        param_space=param_space(spec),
+        _trainable(spec, data, components or {}),
+        param_space=param_space(spec, entries),
         tune_config=tune.TuneConfig(trial_name_creator=_trial_name, trial_dirname_creator=_trial_dirname,
                                     reuse_actors=True),
         run_config=tune.RunConfig(
             name=spec.name,
             storage_path=spec.storage,
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             callbacks=callbacks,
             progress_reporter=_progress_table(),
             verbose=1,

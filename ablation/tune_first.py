@@ -34,16 +34,18 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
-from ablation import storage
+import runstore
 from ablation.spec import SPEC_FILE, StudySpec
+from analysis.tuning_rule import TUNED, choose
 from search_spaces import tuning as space
 from search_spaces.factors import Configuration, configurations
+from trainables.components import load_source
 from trainables.data import ImageData, stratified_split
 from trainables.trial import TuneReporter, train_trial
 
 TUNING_DIR = "tuning"  # <run>/tuning/<config_id>: one Tune experiment per configuration
 TUNING_TABLE = "results/tuning.csv"
-RESULT_COLUMNS = ["tuning_trial", "trial_id", "status", *space.TUNED, "inner_val_acc", "epochs_done", "max_epochs",
+RESULT_COLUMNS = ["tuning_trial", "trial_id", "status", *TUNED, "inner_val_acc", "epochs_done", "max_epochs",
                   "chosen", "seconds"]
 
 
@@ -70,7 +72,7 @@ def inner_split(data: ImageData, fraction: float = space.INNER_VAL_FRACTION,
                       val_images=data.train_images.index_select(0, v),
                       val_labels=data.train_labels.index_select(0, v),
                       classes=data.classes, source=f"{data.source}, inner split of the training set",
-                      fingerprint=digest)
+                      fingerprint=digest, content_fingerprint=data.content_fingerprint)
     return inner, train_idx, val_idx
 
 
@@ -78,6 +80,7 @@ class InnerReporter(TuneReporter):
     """Tune reports without checkpoints (a failed tuning trial starts again), each row tagged with its data."""
 
     def __init__(self, data: ImageData):
+        super().__init__(checkpoint=None)
         self.tag = {"data_fingerprint": data.fingerprint, "n_train": len(data.train_labels),
                     "n_val": len(data.val_labels)}
 
@@ -88,8 +91,10 @@ class InnerReporter(TuneReporter):
         return super().report({**metrics, **self.tag}, None)
 
 
-def tuning_trial(config: dict[str, Any], data: ImageData) -> None:
+def tuning_trial(config: dict[str, Any], data: ImageData, components: dict[str, str]) -> None:
     """The Tune trainable of a tuning trial: one ordinary trial on the inner data, scored per epoch."""
+    for label, source in components.items():  # the user's components, registered in this worker
+        load_source(source, label)
     train_trial(config, data, reporter=InnerReporter(data))
 
 
@@ -100,15 +105,16 @@ def fixed_config(spec: StudySpec, configuration: Configuration, epochs: int) -> 
     """Everything of a tuning trial's config but the searched values: the profile, the cell, the tuning seed."""
     threads = max(1, math.floor(spec.profile.cpus_per_trial))
     settings = {**spec.profile.trial_settings(), "epochs": epochs, "checkpoint_every": epochs}
-    for name in space.TUNED:
+    for name in TUNED:
         settings.pop(name, None)
     return {**settings, **configuration.values, "seed": space.TUNING_SEED, "threads": threads,
             "config_id": configuration.config_id, "model_name": configuration.model_name}
 
 
-def make_trainable(spec: StudySpec, inner: ImageData):
+def make_trainable(spec: StudySpec, inner: ImageData, components: dict[str, str] | None = None):
     resources = {"cpu": spec.profile.cpus_per_trial, "gpu": spec.profile.gpus_per_trial}
-    return tune.with_resources(tune.with_parameters(tuning_trial, data=inner), resources)
+    return tune.with_resources(tune.with_parameters(tuning_trial, data=inner, components=components or {}),
+                               resources)
 
 
 def _trial_number(trial) -> int:
@@ -128,7 +134,7 @@ class TuningLines(tune.Callback):
     def _line(self, trial, failed: bool) -> None:
         self.done += 1
         result = trial.last_result or {}
-        values = ", ".join(f"{name} {trial.config[name]:.3g}" for name in space.TUNED)
+        values = ", ".join(f"{name} {trial.config[name]:.3g}" for name in TUNED)
         epoch, acc = result.get("epoch", 0), result.get(space.METRIC)
         verdict = "FAILED" if failed else (f"inner val_acc {acc:.4f}" if acc is not None else "no epoch")
         stopped = " (stopped by ASHA)" if not failed and epoch < self.epochs else ""
@@ -171,7 +177,7 @@ def tune_configuration(spec: StudySpec, configuration: Configuration, trainable,
             **{name: configuration.values[name] for name in spec.profile.factors},
             "tuning_trial": number, "trial_id": Path(result.path).name.split("_", 1)[1],
             "status": "failed" if result.error is not None or acc is None else "completed",
-            **{name: float(result.config[name]) for name in space.TUNED},
+            **{name: float(result.config[name]) for name in TUNED},
             "inner_val_acc": float(acc) if acc is not None else np.nan,
             "epochs_done": int(metrics.get("epoch", 0)), "max_epochs": epochs, "chosen": False,
             "seconds": float(metrics.get("time_total_s", np.nan)),
@@ -188,7 +194,8 @@ def needs_tuning(spec: StudySpec) -> bool:
 
 
 def _configurations(spec: StudySpec) -> list[Configuration]:
-    return configurations(spec.profile.factors, fixed={"depth": spec.profile.depth})
+    cells = spec.design.get("cells") if spec.design else None
+    return configurations(spec.profile.factors, fixed={"depth": spec.profile.depth}, cells=cells)
 
 
 def _columns(spec: StudySpec) -> list[str]:
@@ -197,21 +204,21 @@ def _columns(spec: StudySpec) -> list[str]:
 
 def _earlier_rows(spec: StudySpec, path: str) -> pd.DataFrame:
     """The rows of configurations already tuned (a resumed stage); rows of an unfinished search are dropped."""
-    if not storage.exists(path):
+    if not runstore.exists(path):
         return pd.DataFrame(columns=_columns(spec))
     import io
 
-    frame = pd.read_csv(io.StringIO(storage.read_text(path)))
+    frame = pd.read_csv(io.StringIO(runstore.read_text(path)))
     return frame[frame["config"].isin(list(spec.tuned))]
 
 
 def _clear_unfinished(location: str) -> None:
     """A search that was interrupted starts again from scratch (same seed, same budget) in a clean folder."""
-    if storage.is_local(location) and Path(location).exists():
+    if runstore.is_local(location) and Path(location).exists():
         shutil.rmtree(location)
 
 
-def run_tuning(spec: StudySpec, data: ImageData) -> StudySpec:
+def run_tuning(spec: StudySpec, data: ImageData, components: dict[str, str] | None = None) -> StudySpec:
     """Tune every configuration not yet in spec.tuned; the spec with all tuned values (also saved)."""
     budget = spec.tuning
     trials, epochs, concurrency = budget["trials"], budget["epochs"], budget["concurrency"]
@@ -225,7 +232,7 @@ def run_tuning(spec: StudySpec, data: ImageData) -> StudySpec:
           flush=True)
     table_path = f"{spec.run_dir}/{TUNING_TABLE}"
     table = _earlier_rows(spec, table_path)
-    trainable = make_trainable(spec, inner)
+    trainable = make_trainable(spec, inner, components)
     tuning_root = f"{spec.run_dir}/{TUNING_DIR}"
     for configuration in _configurations(spec):
         cid = configuration.config_id
@@ -234,18 +241,18 @@ def run_tuning(spec: StudySpec, data: ImageData) -> StudySpec:
         _clear_unfinished(f"{tuning_root}/{cid}")
         rows = tune_configuration(spec, configuration, trainable, trials=trials, epochs=epochs,
                                   concurrency=concurrency, storage_path=tuning_root)
-        best = space.choose(rows)
+        best = choose(rows)
         if best is None:
             raise TuningError(f"every tuning trial of {cid} failed (see {tuning_root}/{cid}); fix the cause and "
                               f"run again with --name {spec.name} --resume")
         best["chosen"] = True
         frame = pd.DataFrame(rows, columns=_columns(spec))
         table = frame if table.empty else pd.concat([table, frame], ignore_index=True)
-        storage.write_text(table_path, table.to_csv(index=False))
+        runstore.write_atomic(table_path, table.to_csv(index=False))
         spec = replace(spec, tuned={**spec.tuned, cid: space.tuned_values(best)})
-        storage.write_text(f"{spec.run_dir}/{SPEC_FILE}", spec.to_yaml())
+        runstore.write_atomic(f"{spec.run_dir}/{SPEC_FILE}", spec.to_yaml())
         print(f"tuned {configuration.model_name} ({cid}): "
-              + ", ".join(f"{name} {best[name]:.4g}" for name in space.TUNED)
+              + ", ".join(f"{name} {best[name]:.4g}" for name in TUNED)
               + f"; inner val_acc {best['inner_val_acc']:.4f} (trial {best['tuning_trial']} of {trials})", flush=True)
     print(f"tuning table: {table_path}", flush=True)
     return spec

@@ -1,7 +1,10 @@
 """Per-configuration aggregates over seeds: summaries, per-seed values, learning curves, marginal means.
 
 Only completed trials enter (`analysis.load.completed`); a configuration's n is its number of completed trials
-with a value. Intervals are Student-t intervals of the mean over seeds: mean +- t(n-1) * std / sqrt(n).
+with a value. Intervals are Student-t intervals of the mean over seeds: mean +- t(n-1) * std / sqrt(n). An
+accuracy's mean lies in [0, 1], so its interval is cut to [0, 1] and marked as clipped where it was cut: the
+clipped interval holds the true mean whenever the t interval does (the mean cannot lie outside [0, 1]), so the
+coverage is the t interval's, and it never shows an impossible accuracy.
 """
 from __future__ import annotations
 
@@ -17,8 +20,13 @@ from analysis.load import METRICS, completed, config_table, same_level
 SPLITS = {"train": "train_acc", "val": "val_acc"}
 
 
-def mean_ci(values: Sequence[float], confidence: float = 0.95) -> dict[str, float]:
-    """n, mean, std (n - 1), sem and a t interval for the mean of the finite values; NaN where undefined."""
+ACCURACY_BOUNDS = (0.0, 1.0)
+
+
+def mean_ci(values: Sequence[float], confidence: float = 0.95,
+            bounds: tuple[float, float] | None = None) -> dict[str, float]:
+    """n, mean, std (n - 1), sem, a t interval for the mean of the finite values (NaN where undefined) and
+    ci_clipped: whether the interval was cut to `bounds` (the range the mean must lie in; None: no cut)."""
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     n = len(x)
@@ -26,13 +34,19 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> dict[str, floa
     std = x.std(ddof=1) if n > 1 else np.nan
     sem = std / np.sqrt(n) if n > 1 else np.nan
     half = stats.t.ppf(0.5 + confidence / 2, n - 1) * sem if n > 1 else np.nan
-    return {"n": n, "mean": mean, "std": std, "sem": sem, "ci_low": mean - half, "ci_high": mean + half}
+    low, high = mean - half, mean + half
+    clipped = False
+    if bounds is not None and n > 1:
+        clipped = bool(low < bounds[0] or high > bounds[1])
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return {"n": n, "mean": mean, "std": std, "sem": sem, "ci_low": low, "ci_high": high, "ci_clipped": clipped}
 
 
 def config_summary(trials: pd.DataFrame, factors: Mapping[str, Sequence], metrics: Sequence[str] = METRICS,
                    confidence: float = 0.95) -> pd.DataFrame:
     """One row per configuration (level order): config, model, factor levels, n_completed, n_failed and, per
-    metric m, m_n, m_mean, m_std, m_sem, m_ci_low, m_ci_high. `trials` may hold any status."""
+    metric m, m_n, m_mean, m_std, m_sem, m_ci_low, m_ci_high (t interval cut to [0, 1]), m_ci_clipped.
+    `trials` may hold any status."""
     done = completed(trials)
     rows = []
     for _, cell in config_table(trials, factors).iterrows():
@@ -40,7 +54,7 @@ def config_summary(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric
         row = {**cell.to_dict(), "n_completed": len(mine),
                "n_failed": int((trials["config"] == cell["config"]).sum() - len(mine))}
         for metric in metrics:
-            row.update({f"{metric}_{k}": v for k, v in mean_ci(mine[metric], confidence).items()})
+            row.update({f"{metric}_{k}": v for k, v in mean_ci(mine[metric], confidence, ACCURACY_BOUNDS).items()})
         rows.append(row)
     return pd.DataFrame(rows)
 

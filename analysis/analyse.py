@@ -1,7 +1,12 @@
 """Every statistic the report shows, computed once from a loaded study.
 
-The parts that need a balanced two-level design (effects, Shapley, power of the effects) are skipped with the
-reason in `skipped` when the data cannot support them; the rest (aggregates, paired comparisons) still run.
+Effects, Shapley values and the gain come from one OLS fit (full 2^k model with seed blocks) on every completed
+run with the metric; a failed or missing run costs only itself. The design is read from the data: where the
+cells with a completed run are a regular fraction of the grid (fold-overs included) rather than all of it, the
+fit is `analysis.fraction_effects`' (one term per alias chain, under a stated assumption); where they are
+neither, a note says so and the effects are not computed. The parts that need two-level factors and a run
+in every cell are skipped with the reason in `skipped` when the data cannot support them; the rest (aggregates,
+paired comparisons) still run.
 """
 from __future__ import annotations
 
@@ -11,15 +16,36 @@ import numpy as np
 import pandas as pd
 
 from analysis.aggregate import config_summary, curve_summary, interaction_means, marginal_means, per_seed_values
-from analysis.design import balance, cell_means
-from analysis.effects import factorial_effects
-from analysis.load import COMPLETED, METRICS, ResultsError, Study
+from analysis.design import ModelDesign, cell_means, check_two_level, missing_runs, model_design
+from analysis.effects import ALPHA, effects_table
+from analysis.fraction_effects import FractionFit, fraction_effects, with_aliases
+from analysis.linear_model import LinearFit, fit_ols
+from analysis.load import COMPLETED, METRICS, ResultsError, Study, completed
+from analysis.observed_design import FRACTION, IRREGULAR, ObservedDesign, observe_design, read_spec_design
 from analysis.paired import paired_comparisons, study_table
-from analysis.power import effect_power
-from analysis.shapley import gain_interval, shapley_attribution
+from analysis.power import PLANNING_CONFIDENCE, POWER, effect_planning, factorial_seeds_needed, sd_upper_bound
+from analysis.shapley import attribution_table, gain_summary
 
-N_BOOT = 2000
-RANDOM_STATE = 0  # the bootstrap's seed: the same tables give the same report
+MIN_EFFECT = 0.01  # the smallest effect of interest for planning, as a fraction (1 percentage point)
+
+
+@dataclass
+class Plan:
+    """What the noise of this study allows, and what an effect of `min_effect` would need (all fractions)."""
+    residual_sd: float
+    df: float
+    sd_upper: float  # one-sided PLANNING_CONFIDENCE upper bound of the residual sd
+    n_terms: int
+    n_cells: int
+    n_seeds: int  # runs in the smallest cell of the fit
+    mde: float  # at this design (largest over the terms), the observed sd, tested at alpha / n_terms
+    mde_sd_upper: float  # the same with the sd at its upper bound
+    min_effect: float
+    seeds_needed: float  # per cell, for min_effect at the sd's upper bound
+    seeds_needed_point: float  # the same at the observed sd (optimistic)
+    alpha: float = ALPHA
+    power: float = POWER
+    confidence: float = PLANNING_CONFIDENCE
 
 
 @dataclass
@@ -32,26 +58,59 @@ class Analysis:
     table: pd.DataFrame  # the original study's table (study_table)
     paired: pd.DataFrame  # named-model comparisons
     failed: pd.DataFrame  # trials that did not complete
-    balanced: pd.DataFrame | None = None  # completed trials of the seeds complete in every cell
+    min_effect: float = MIN_EFFECT
+    runs: pd.DataFrame | None = None  # the completed runs with the metric: what the effects are fitted on
+    design: ModelDesign | None = None
+    fit: LinearFit | None = None
+    observed: ObservedDesign | None = None  # the design the completed cells form (None: factors not two-level)
+    fractional: FractionFit | None = None  # a fraction's analysis (description, assumption); None: the full grid
     effects: pd.DataFrame | None = None
-    power: pd.DataFrame | None = None
-    shapley: pd.DataFrame | None = None
-    gain: dict | None = None  # baseline, full, gain and its CI
-    cells: pd.DataFrame | None = None  # cell means of the balanced data, bit-mask order
+    power: pd.DataFrame | None = None  # effect_planning: MDE per term, seeds for min_effect
+    plan: Plan | None = None
+    shapley: pd.DataFrame | None = None  # attribution_table: one row per factor, then the total (the gain)
+    gain: dict | None = None  # baseline, full (seed-adjusted cell means), gain and its interval
+    cells: pd.DataFrame | None = None  # cell n and raw mean, bit-mask order
     marginal: pd.DataFrame | None = None
     interactions: pd.DataFrame | None = None
+    missing: list[str] = field(default_factory=list)  # (cell, seed) runs absent from the fit
     notes: list[str] = field(default_factory=list)  # gaps: what is missing or was left out
     skipped: list[str] = field(default_factory=list)  # analyses not made, and why
 
     @property
-    def n_balanced(self) -> int:
-        return 0 if self.balanced is None else self.balanced["seed"].nunique()
+    def n_per_cell(self) -> tuple[int, int]:
+        """(fewest, most) runs in a cell of the fit (the cells run: all of a full grid, those of a fraction);
+        (0, 0) without one."""
+        if self.design is None:
+            return 0, 0
+        run = self.design.cell_counts[self.design.cell_counts > 0]
+        return int(run.min()), int(run.max())
+
+    @property
+    def has_intervals(self) -> bool:
+        return self.fit is not None and self.fit.df >= 1
 
 
-def analyse(study: Study, metric: str = "final_val_acc", n_boot: int = N_BOOT,
-            rng: int | np.random.Generator | None = RANDOM_STATE) -> Analysis:
+def _plan(planning: pd.DataFrame, fit: LinearFit, design: ModelDesign, min_effect: float) -> Plan:
+    """The study-level planning figures; the MDE is the largest over the terms (their se differ when cells do).
+    n_cells: the cells the design runs (2^k, or a fraction's)."""
+    sd, df = float(fit.sigma), fit.df
+    upper = sd_upper_bound(sd, df)
+    counts = design.cell_counts[design.cell_counts > 0]
+    n_cells, m = len(counts), design.n_terms
+    known = np.isfinite(sd) and sd > 0
+    return Plan(residual_sd=sd, df=df, sd_upper=upper, n_terms=m, n_cells=n_cells,
+                n_seeds=int(counts.min()), mde=float(planning["mde"].max()),
+                mde_sd_upper=float(planning["mde_sd_upper"].max()), min_effect=min_effect,
+                seeds_needed=factorial_seeds_needed(min_effect, upper, n_cells, m) if known else np.nan,
+                seeds_needed_point=factorial_seeds_needed(min_effect, sd, n_cells, m) if known else np.nan)
+
+
+def analyse(study: Study, metric: str = "final_val_acc", min_effect: float = MIN_EFFECT) -> Analysis:
+    """Every statistic of the report; min_effect: the smallest effect of interest (a fraction) for planning."""
     if metric not in METRICS:
         raise ResultsError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    if not (np.isfinite(min_effect) and min_effect > 0):
+        raise ResultsError(f"the smallest effect of interest must be > 0; got {min_effect!r}")
     trials, factors = study.trials, study.factors
     status = trials["status"].astype(str).str.strip().str.lower()
     failed = trials[status != COMPLETED]
@@ -59,33 +118,80 @@ def analyse(study: Study, metric: str = "final_val_acc", n_boot: int = N_BOOT,
     if study.epochs is not None:
         curves = curve_summary(study.epochs, trials, factors)
     result = Analysis(
-        study=study, metric=metric,
+        study=study, metric=metric, min_effect=min_effect,
         configs=config_summary(trials, factors),
         values={m: per_seed_values(trials, factors, m) for m in METRICS},
         curves=curves,
         table=study_table(trials, factors, metric),
-        paired=paired_comparisons(trials, factors, metric, n_boot=n_boot, rng=rng),
+        paired=paired_comparisons(trials, factors, metric, min_effect=min_effect),
         failed=failed,
         notes=list(study.notes),
     )
     no_value = (status == COMPLETED) & trials[metric].isna()
     if no_value.any():
         result.notes.append(f"{int(no_value.sum())} completed trial(s) have no {metric}; left out")
+    runs = completed(trials)
+    runs = runs[runs[metric].notna()]
+    result.observed = _observe(study, runs)
+    if result.observed is not None:
+        result.notes += list(result.observed.notes)
     try:
-        balanced, balance_notes = balance(trials, factors, metric)
+        if result.observed is not None and result.observed.kind == FRACTION:
+            result.fractional = fraction_effects(runs, factors, metric, result.observed.fraction)
+            design, fit = result.fractional.design, result.fractional.fit
+        elif _full_grid_or_part(result.observed):
+            design = model_design(runs, factors, metric)
+            fit = fit_ols(design.X, design.y)
+        else:
+            raise ValueError("the cells with a completed run are neither the full grid nor a regular fraction "
+                             "(see the note above); with a cell of a fraction missing its alias chains are no "
+                             "longer whole, so no effect is estimated")
     except ValueError as err:
-        result.skipped.append(f"factorial effects, Shapley attribution and their power: {err}")
+        result.skipped.append(f"factorial effects, Shapley attribution and planning: {err}")
         return result
-    result.notes += balance_notes
-    result.balanced = balanced
-    result.effects = factorial_effects(balanced, factors, metric)
-    result.power = effect_power(result.effects, n_cells=2 ** len(factors))
-    result.shapley = shapley_attribution(balanced, factors, metric, n_boot=n_boot, rng=rng)
-    result.gain = gain_interval(balanced, factors, metric, n_boot=n_boot, rng=rng)
-    result.cells = cell_means(balanced, factors, metric)
-    result.marginal = marginal_means(balanced, factors, metric)
-    result.interactions = interaction_means(balanced, factors, metric)
-    if result.n_balanced < 2:
-        result.skipped.append("confidence intervals and p-values of the effects and Shapley values: they need "
-                              "at least 2 seeds complete in every cell")
+    result.runs, result.design, result.fit = runs, design, fit
+    run_cells = None if result.fractional is None else result.observed.cells
+    result.missing = missing_runs(trials, factors, metric, run_cells)
+    if result.missing:
+        unequal = ("; in a fraction, unequal runs per cell leave the estimates unbiased under its assumption, but an "
+                   "alias the assumption sets to zero would no longer enter with weight exactly ±1"
+                   if result.fractional is not None else "")
+        result.notes.append(f"{len(result.missing)} cell-seed run(s) absent from the effects and Shapley fit (it "
+                            f"uses the other {design.n_runs} runs): " + "; ".join(result.missing) + unequal)
+    if result.fractional is None:
+        result.effects = with_aliases(effects_table(design, fit), [""] * design.n_terms)
+        result.shapley = attribution_table(design, fit)
+        result.gain = gain_summary(design, fit)
+    else:
+        f = result.fractional
+        result.effects, result.shapley, result.gain = f.effects, f.shapley, f.gain
+        result.skipped += list(f.skipped)
+    result.cells = cell_means(runs, factors, metric)
+    result.marginal = marginal_means(runs, factors, metric)
+    result.interactions = interaction_means(runs, factors, metric)
+    if fit.df >= 1:
+        n_cells = int((design.cell_counts > 0).sum())
+        result.power = effect_planning(result.effects, float(fit.sigma), fit.df, n_cells, min_effect)
+        result.plan = _plan(result.power, fit, design, min_effect)
+    else:
+        result.skipped.append("intervals, p-values and planning of the effects and Shapley values: the fit has no "
+                              "residual degrees of freedom (one seed per cell gives no estimate of the noise)")
     return result
+
+
+def _observe(study: Study, runs: pd.DataFrame) -> ObservedDesign | None:
+    """The design the completed runs form, cross-checked against spec.yaml's; None unless every factor has two
+    levels (the full fit then says why it cannot run)."""
+    try:
+        check_two_level(study.factors)
+    except ValueError:
+        return None
+    return observe_design(study.trials, runs, study.factors, read_spec_design(study.run_dir))
+
+
+def _full_grid_or_part(observed: ObservedDesign | None) -> bool:
+    """Whether the full 2^k model is the one to try: the full grid, or cells missing from it (its own refusal
+    then names them), or factors the design cannot read."""
+    if observed is None or observed.kind != IRREGULAR:
+        return True
+    return observed.enclosing is None or observed.enclosing.p == 0

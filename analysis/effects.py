@@ -1,14 +1,20 @@
-"""Factorial effects of a balanced 2^k design with seeds as blocks.
+"""Factorial effects of a two-level design with seeds as blocks, from every completed run.
 
-Convention (Yates, DESIGN.md section 9): a main effect is mean(metric | factor at its second level) minus
-mean(metric | first level), averaged over the other factors; an interaction is half the difference between the
-effect of one factor at the two levels of another (for three factors: half the difference of the two-way
-interaction at the two levels of the third, and so on). With +-1 coding, the OLS coefficient of a term is half its
-effect, so every estimate, standard error and CI below is twice the coefficient's.
+Convention (Yates): a main effect is mean(metric | factor at its second level) minus mean(metric | first level),
+averaged over the other factors; an interaction is half the difference between the effect of one factor at the
+two levels of another (for three factors: half the difference of the two-way interaction at the two levels of
+the third, and so on). With +-1 coding the OLS coefficient of a term is half its effect, so every estimate,
+standard error and CI below is twice the coefficient's.
 
-Model: metric ~ intercept + all main effects and interactions (+-1 coded) + seed (one dummy per seed but the
-first), fitted by ordinary least squares (statsmodels). The seed block removes the part of the noise that a seed
-shares across configurations (weight init, data order), as in a paired design.
+Model: metric ~ intercept + the requested terms (+-1 coded; default every main effect and interaction of the
+full 2^k) + seed (one dummy per seed but the first), fitted by ordinary least squares on all completed runs. The
+design need not be balanced: a failed trial costs its own run only, and the degrees of freedom say what is left.
+In a balanced design the estimates are the Yates contrasts of the cell means.
+
+Family-wise rule: a term is `resolved` when its Holm-adjusted p-value is below alpha (0.05), Holm over all terms
+of the table. Holm controls the probability of calling any null term resolved at alpha, whatever the other
+terms are; an unadjusted 95% CI that excludes 0 does not (with 6 null terms it errs in about a quarter of
+studies).
 """
 from __future__ import annotations
 
@@ -17,26 +23,21 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.regression.linear_model import OLS  # not statsmodels.api: a second less to import
 
-from analysis.design import cell_matrix, coded_columns, term_name, terms
+from analysis.design import ModelDesign, model_design, term_name
+from analysis.linear_model import LinearFit, contrasts, fit_ols
 
-
-def design_matrix(coded: np.ndarray, n_seeds: int) -> np.ndarray:
-    """Rows cell-major (cell c, seed s -> row c * n_seeds + s): intercept, coded terms, seed dummies.
-
-    coded: (2^k cells, terms) +-1 matrix (`analysis.design.coded_columns`)."""
-    n_cells = coded.shape[0]
-    seeds = np.tile(np.eye(n_seeds)[:, 1:], (n_cells, 1))
-    return np.column_stack([np.ones(n_cells * n_seeds), np.repeat(coded, n_seeds, axis=0), seeds])
+ALPHA = 0.05  # family-wise error rate of "resolved"
 
 
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm's step-down adjusted p-values; NaN stays NaN and is not counted among the m tests.
+def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values along the first axis; NaN stays NaN and is not counted among the m tests.
 
-    Sorted ascending, p_(i) becomes max over j <= i of min(1, (m - j + 1) p_(j))."""
+    Sorted ascending, p_(i) becomes max over j <= i of min(1, (m - j + 1) p_(j)). A 2-D array (m tests, R
+    studies) is adjusted column by column."""
     p = np.asarray(p_values, dtype=float)
+    if p.ndim == 2:
+        return np.column_stack([holm(column) for column in p.T]) if p.shape[1] else p.copy()
     out = np.full_like(p, np.nan)
     finite = np.flatnonzero(np.isfinite(p))
     order = finite[np.argsort(p[finite], kind="stable")]
@@ -45,51 +46,56 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     return out
 
 
-def effects_from_matrix(values: np.ndarray, factors: Mapping[str, Sequence],
-                        confidence: float = 0.95) -> pd.DataFrame:
-    """Effects from a (2^k cells in bit-mask order, n seeds) array; see `factorial_effects` for the columns."""
-    n_cells, n_seeds = values.shape
-    coded = coded_columns(factors)
-    n_terms = coded.shape[1]
-    y = values.reshape(-1)
-    fit = OLS(y, design_matrix(coded, n_seeds)).fit()
-    df = float(fit.df_resid)
-    estimate = 2 * fit.params[1:1 + n_terms]
-    if df >= 1:
-        se = 2 * fit.bse[1:1 + n_terms]
-        t = estimate / se
-        half = stats.t.ppf(0.5 + confidence / 2, df) * se
-        p = 2 * stats.t.sf(np.abs(t), df)
-        eta = t ** 2 / (t ** 2 + df)
-    else:  # one seed: no residual, so no interval
-        se = t = half = p = eta = np.full(n_terms, np.nan)
+def resolved(p_holm: np.ndarray, alpha: float = ALPHA) -> np.ndarray:
+    """The report's one rule: Holm-adjusted p < alpha (False where there is no p)."""
+    p = np.asarray(p_holm, dtype=float)
+    return np.where(np.isfinite(p), p < alpha, False)
+
+
+def effect_contrasts(design: ModelDesign) -> np.ndarray:
+    """(terms, columns of X): each row picks 2 x the term's coefficient (Yates' effect)."""
+    L = np.zeros((design.n_terms, design.X.shape[1]))
+    L[np.arange(design.n_terms), 1 + np.arange(design.n_terms)] = 2.0
+    return L
+
+
+def effects_table(design: ModelDesign, fit: LinearFit, confidence: float = 0.95,
+                  alpha: float = ALPHA) -> pd.DataFrame:
+    """The effects table of one fit (fit.coef of shape (p,)); see `factorial_effects` for the columns."""
+    with warnings.catch_warnings():  # a noiseless table divides by zero; the NaNs say so
+        warnings.simplefilter("ignore", RuntimeWarning)
+        c = contrasts(fit, effect_contrasts(design), confidence)
+        eta = c.t ** 2 / (c.t ** 2 + fit.df) if fit.df >= 1 else np.full(design.n_terms, np.nan)
+    p_holm = holm(c.p_value)
     return pd.DataFrame({
-        "term": [term_name(tm) for tm in terms(factors)],
-        "order": [len(tm) for tm in terms(factors)],
-        "estimate": estimate,
-        "se": se,
-        "ci_low": estimate - half,
-        "ci_high": estimate + half,
-        "t": t,
-        "df": df,
-        "n_seeds": n_seeds,
-        "p_value": p,
-        "p_holm": holm(p),
+        "term": [term_name(t) for t in design.model_terms],
+        "order": [len(t) for t in design.model_terms],
+        "estimate": c.estimate,
+        "se": c.se,
+        "ci_low": c.ci_low,
+        "ci_high": c.ci_high,
+        "t": c.t,
+        "df": float(fit.df),
+        "n_seeds": len(design.seeds),
+        "n_runs": design.n_runs,
+        "p_value": c.p_value,
+        "p_holm": p_holm,
+        "resolved": resolved(p_holm, alpha),
         "partial_eta_sq": eta,
     })
 
 
-def factorial_effects(data: pd.DataFrame, factors: Mapping[str, Sequence], metric: str = "final_val_acc",
-                      confidence: float = 0.95) -> pd.DataFrame:
-    """Main effects and all interactions of a balanced two-level design, one row per term.
+def factorial_effects(runs: pd.DataFrame, factors: Mapping[str, Sequence], metric: str = "final_val_acc",
+                      model_terms: Sequence[Sequence[str]] | None = None, confidence: float = 0.95,
+                      alpha: float = ALPHA) -> pd.DataFrame:
+    """Main effects and interactions of a two-level design, one row per model term.
 
-    data: one row per cell and seed, with the factor columns, `seed` and `metric` (`analysis.design.balance`
-    makes such a frame from the trials table). factors: name -> (first level, second level).
-    Returns term ('shortcut', 'shortcut:se', ...), order (number of factors in the term), estimate, se,
-    ci_low, ci_high (a `confidence` t interval), t, df (residual degrees of freedom), n_seeds, p_value,
-    p_holm (Holm over all terms), partial_eta_sq (SS_term / (SS_term + SS_residual) = t^2 / (t^2 + df)).
-    """
-    values, _ = cell_matrix(data, factors, metric)
-    with warnings.catch_warnings():  # a noiseless table divides by zero; the NaNs say so
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return effects_from_matrix(values, factors, confidence)
+    runs: one row per completed run with the factor columns, `seed` and `metric` (any balance; rows with another
+    status or no value are left out). factors: name -> (first level, second level). model_terms: tuples of
+    factor names (default: all 2^k - 1 terms); ValueError (one line) when the runs cannot estimate them.
+    Returns term ('shortcut', 'shortcut:se', ...), order (factors in the term), estimate, se, ci_low, ci_high
+    (unadjusted `confidence` t interval), t, df (residual degrees of freedom), n_seeds, n_runs, p_value, p_holm
+    (Holm over the terms), resolved (p_holm < alpha), partial_eta_sq (SS_term / (SS_term + SS_residual) =
+    t^2 / (t^2 + df), with SS_term the term's type-III sum of squares)."""
+    design = model_design(runs, factors, metric, model_terms)
+    return effects_table(design, fit_ols(design.X, design.y), confidence, alpha)

@@ -1,7 +1,10 @@
 """Optuna's fANOVA importance of the factors over the ablation's trials, next to the ANOVA main effects.
 
-A model-free cross-check of the factorial attribution: a random forest of the metric on the factor levels,
-its variance split per factor. Never imports torch or ray; optuna only inside the function that runs it.
+A random forest of the metric on the factor levels, its variance split per factor, fitted on the same runs as the
+effects (every completed trial with the metric). On a full two-level grid the forest's leaves are the cell
+means, so its main-effect shares re-estimate E_f^2 / sum of E^2 from the same data, ignoring the seed block: an
+alternative estimate of the same shares, not independent evidence, and without intervals. Never imports torch or
+ray; optuna only inside the function that runs it.
 """
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
-"""Read and validate a study's result tables (DESIGN.md section 8) and find its factors.
+"""Read and validate a study's result tables (their columns: analysis/schema.py) and find its factors.
 
-The factors are the columns strictly between `model` and `seed` of results/trials.csv, in order; a factor's FIRST
-level is its baseline. Level order: `spec.yaml`'s `factors: {name: [levels...]}` where the run directory has one
-(it is the authority), otherwise False < True, numbers ascending, known strings in a known order ('relu' before
-'mish') and other strings in order of first appearance in the file.
+The factors are named by spec.yaml's `factors: {name: [levels...]}` where the run directory has one (the
+authority, in its order); without a spec they are the columns strictly between `model` and `seed` of
+results/trials.csv, the order the study writes. A factor's FIRST level is its baseline. Level order: the spec's,
+otherwise False < True, numbers ascending, known strings in a known order ('relu' before 'mish') and other
+strings in order of first appearance in the file.
 
 A user error (a missing folder or column, an empty table, accuracies that are not fractions) raises ResultsError,
 a ValueError whose message is one line that the command line prints as it is.
@@ -17,12 +18,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-TRIAL_COLUMNS = ("trial_id", "config", "model", "seed", "status",
-                 "final_train_acc", "final_val_acc", "best_val_acc", "best_epoch")
-EPOCH_COLUMNS = ("trial_id", "config", "model", "seed", "epoch", "train_acc", "val_acc")
-METRICS = ("final_val_acc", "best_val_acc")
-ACCURACY_COLUMNS = ("final_train_acc", "final_val_acc", "best_val_acc")
-COMPLETED = "completed"
+from analysis.schema import (ACCURACY_COLUMNS, COMPLETED, EPOCHS_FILE, METRICS, REQUIRED_EPOCH_COLUMNS,
+                             REQUIRED_TRIAL_COLUMNS, TRIALS_FILE)
+
+__all__ = ["ACCURACY_COLUMNS", "COMPLETED", "METRICS", "ResultsError", "Study", "completed", "config_table",
+           "level_key", "load_study", "native_value", "read_table", "same_level"]
 # String levels whose baseline is known; other strings keep the order in which the file first shows them.
 KNOWN_LEVEL_ORDER = ("relu", "mish")
 
@@ -146,12 +146,22 @@ def read_spec_levels(run_dir: Path) -> tuple[dict[str, list], list[str]]:
     return levels, []
 
 
+def factor_names(trials: pd.DataFrame, spec_levels: Mapping[str, Sequence]) -> list[str]:
+    """The spec's factors where it names them (each must be a column), else the columns between model and seed."""
+    if not spec_levels:
+        return factor_columns(trials.columns)
+    missing = [name for name in spec_levels if name not in trials.columns]
+    if missing:
+        raise ResultsError(f"spec.yaml names factor(s) {missing} that trials.csv has no column for")
+    return list(spec_levels)
+
+
 def discover_factors(trials: pd.DataFrame, spec_levels: Mapping[str, Sequence] | None = None
                      ) -> tuple[dict[str, tuple], list[str]]:
     """Factor name -> levels (baseline first) for the factor columns of `trials`; (factors, notes)."""
     spec_levels = spec_levels or {}
     factors, notes = {}, []
-    for name in factor_columns(trials.columns):
+    for name in factor_names(trials, spec_levels):
         levels, extra = order_levels(list(trials[name]), spec_levels.get(name))
         if extra:
             notes.append(f"factor {name!r} has level(s) {extra} that spec.yaml does not list; placed last")
@@ -208,14 +218,14 @@ def load_study(run_dir: str | Path) -> Study:
     results = run_dir / "results"
     if not results.is_dir():
         raise ResultsError(f"{run_dir} has no results/ folder (is it a study's run directory?)")
-    trials_path = results / "trials.csv"
-    trials = read_table(trials_path, TRIAL_COLUMNS)
-    names = factor_columns(trials.columns)
+    trials_path = run_dir / TRIALS_FILE
+    trials = read_table(trials_path, REQUIRED_TRIAL_COLUMNS)
+    spec_levels, notes = read_spec_levels(run_dir)
+    names = factor_names(trials, spec_levels)
     for name in names:
         trials[name] = normalise_levels(trials[name])
     _check_accuracies(trials, ACCURACY_COLUMNS, trials_path)
     _check_configs(trials, names)
-    spec_levels, notes = read_spec_levels(run_dir)
     factors, level_notes = discover_factors(trials, spec_levels)
     notes += level_notes
 
@@ -228,12 +238,12 @@ def load_study(run_dir: str | Path) -> Study:
         notes.append(f"{repeats} completed trial(s) repeat a configuration and seed; the first of each is used")
 
     epochs = None
-    epochs_path = results / "epochs.csv"
+    epochs_path = run_dir / EPOCHS_FILE
     if not epochs_path.is_file():
         notes.append("results/epochs.csv is missing: no learning curves")
     else:
         try:
-            epochs = read_table(epochs_path, EPOCH_COLUMNS)
+            epochs = read_table(epochs_path, REQUIRED_EPOCH_COLUMNS)
         except ResultsError as err:
             if "no rows" not in str(err) and "is empty" not in str(err):
                 raise

@@ -7,6 +7,9 @@ trailing depth ignored: ResNet-18 matches ResNet-34). Any other factors (depth, 
 into groups, one per combination of their levels. The labels shown are the `model` column's names.
 
 A comparison pairs the two configurations' completed trials by seed; the difference is `model - baseline`.
+The comparisons of a table form one family: a difference is resolved when its Holm-adjusted paired t p-value
+is below 0.05, as for the factorial effects. P(improvement) is paired too: the share of seeds on which the model
+beats the baseline, with an exact binomial interval.
 """
 from __future__ import annotations
 
@@ -18,8 +21,9 @@ import pandas as pd
 from scipy import stats
 
 from analysis.aggregate import mean_ci
+from analysis.effects import ALPHA, holm, resolved
 from analysis.load import completed, config_table, same_level
-from analysis.power import minimum_detectable_effect, paired_se_at, seeds_needed
+from analysis.power import PLANNING_CONFIDENCE, POWER, paired_mde, paired_seeds_needed, sd_upper_bound
 
 NAMED_MODELS: dict[str, dict[str, object]] = {
     "Plain-34": {"shortcut": False, "se": False, "activation": "relu"},
@@ -32,6 +36,7 @@ REFERENCE = "Plain-34"
 COMPARISONS = (("Plain-34", "ResNet-34"), ("Plain-34", "SE-ResNet-34"), ("Plain-34", "Mish-ResNet-34"),
                ("ResNet-34", "SE-ResNet-34"), ("ResNet-34", "Mish-ResNet-34"))
 WILCOXON_MIN_N = 6  # below 6 nonzero pairs the exact two-sided signed-rank p cannot go under 0.05
+PLANNING_COLUMNS = ("p_holm", "resolved", "mde", "seeds_needed")
 
 
 def _stem(name: str) -> str:
@@ -57,20 +62,23 @@ def named_cells(trials: pd.DataFrame, factors: Mapping[str, Sequence]) -> pd.Dat
     return found.drop_duplicates(subset=["named", "group"], keep="first").reset_index(drop=True)
 
 
-def probability_of_improvement(a: Sequence[float], b: Sequence[float]) -> float:
-    """P(B > A) for a random run of each, ties counting half (the Mann-Whitney U statistic / (n_a n_b))."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return float((np.sign(b[:, None] - a[None, :]) + 1).mean() / 2)
+def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval of a binomial proportion k / n; it covers at least `confidence`."""
+    if n < 1:
+        return np.nan, np.nan
+    tail = (1 - confidence) / 2
+    low = stats.beta.ppf(tail, k, n - k + 1) if k > 0 else 0.0
+    high = stats.beta.ppf(1 - tail, k + 1, n - k) if k < n else 1.0
+    return float(low), float(high)
 
 
-def paired_comparison(a: Sequence[float], b: Sequence[float], confidence: float = 0.95, n_boot: int = 2000,
-                      rng: np.random.Generator | int | None = 0, alpha: float = 0.05,
-                      power: float = 0.8) -> dict[str, float]:
+def paired_comparison(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> dict[str, float]:
     """Paired statistics of b - a (a[i] and b[i] share seed i).
 
-    n, mean_diff, sd_diff, ci_low, ci_high (t interval), t, p_t (paired t test), p_wilcoxon (signed-rank on the
-    nonzero differences; NaN under WILCOXON_MIN_N of them), prob_improvement with pi_ci_low/pi_ci_high (percentile
-    bootstrap resampling seeds, pairs kept), mde and seeds_needed (for the observed mean difference)."""
+    n, mean_diff, sd_diff, ci_low, ci_high (unadjusted t interval), t, p_t (paired t test), p_wilcoxon
+    (signed-rank on the nonzero differences; NaN under WILCOXON_MIN_N of them, where it cannot reach p < 0.05),
+    n_improved (seeds on which b > a; a tie is not an improvement), prob_improvement (n_improved / n) with
+    pi_ci_low, pi_ci_high (Clopper-Pearson at `confidence`)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     d = b - a
     n = len(d)
@@ -84,18 +92,25 @@ def paired_comparison(a: Sequence[float], b: Sequence[float], confidence: float 
         out["p_t"] = 1.0 if s["mean"] == 0 else 0.0
     if np.count_nonzero(d) >= WILCOXON_MIN_N:
         out["p_wilcoxon"] = float(stats.wilcoxon(d[d != 0]).pvalue)
-    out["prob_improvement"] = probability_of_improvement(a, b)
-    out["pi_ci_low"] = out["pi_ci_high"] = np.nan
-    if n > 1 and n_boot > 0:
-        draws = np.random.default_rng(rng).integers(0, n, size=(n_boot, n))
-        wins = (np.sign(b[:, None] - a[None, :]) + 1) / 2  # wins[i, j]: run i of b against run j of a
-        boot = wins[draws[:, :, None], draws[:, None, :]].mean(axis=(1, 2))
-        tail = (1 - confidence) / 2
-        out["pi_ci_low"], out["pi_ci_high"] = np.quantile(boot, [tail, 1 - tail])
-    se, df = (s["sem"], n - 1) if n > 1 else (np.nan, 0)
-    out["mde"] = minimum_detectable_effect(se, df, alpha, power)
-    out["seeds_needed"] = seeds_needed(s["mean"], paired_se_at(s["std"]), alpha, power) if n > 1 else np.nan
+    improved = int((d > 0).sum())
+    out["n_improved"] = improved
+    out["prob_improvement"] = improved / n if n else np.nan
+    out["pi_ci_low"], out["pi_ci_high"] = clopper_pearson(improved, n, confidence)
     return out
+
+
+def with_planning(rows: pd.DataFrame, min_effect: float, alpha: float = ALPHA, power: float = POWER,
+                  confidence: float = PLANNING_CONFIDENCE) -> pd.DataFrame:
+    """Add p_holm and resolved (Holm over the rows' paired t tests, p_holm < alpha), mde (at each row's n and
+    observed sd_diff, tested at alpha / rows) and seeds_needed (pairs for `power` at min_effect, with sd_diff at
+    its one-sided `confidence` upper bound)."""
+    m = max(len(rows), 1)
+    p_holm = holm(rows["p_t"].to_numpy(dtype=float))
+    upper = [sd_upper_bound(sd, n - 1, confidence) for sd, n in zip(rows["sd_diff"], rows["n"])]
+    return rows.assign(
+        p_holm=p_holm, resolved=resolved(p_holm, alpha),
+        mde=[paired_mde(int(n), sd, m, alpha, power) for n, sd in zip(rows["n"], rows["sd_diff"])],
+        seeds_needed=[paired_seeds_needed(min_effect, u, m, alpha, power) for u in upper])
 
 
 def paired_values(trials: pd.DataFrame, config_a: str, config_b: str, metric: str
@@ -110,13 +125,12 @@ def paired_values(trials: pd.DataFrame, config_a: str, config_b: str, metric: st
 
 
 def paired_comparisons(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric: str = "final_val_acc",
-                       confidence: float = 0.95, n_boot: int = 2000,
-                       rng: np.random.Generator | int | None = 0) -> pd.DataFrame:
+                       confidence: float = 0.95, min_effect: float = 0.01, alpha: float = ALPHA) -> pd.DataFrame:
     """One row per COMPARISONS pair present (per group of the other factors): group, baseline, model (names
     from the table), named_baseline, named_model, config_baseline, config_model, then `paired_comparison`'s
-    statistics of model - baseline. Empty (with these columns) when no pair is present."""
+    statistics of model - baseline and `with_planning`'s (Holm over all rows). Empty (with these columns) when
+    no pair is present."""
     cells = named_cells(trials, factors)
-    generator = np.random.default_rng(rng)
     rows = []
     for group, found in cells.groupby("group", sort=False):
         by_name = found.set_index("named")
@@ -129,11 +143,12 @@ def paired_comparisons(trials: pd.DataFrame, factors: Mapping[str, Sequence], me
                 continue
             rows.append({"group": group, "baseline": by_name.loc[ref, "model"], "model": by_name.loc[other, "model"],
                          "named_baseline": ref, "named_model": other, "config_baseline": ca, "config_model": cb,
-                         **paired_comparison(a, b, confidence, n_boot, generator)})
+                         **paired_comparison(a, b, confidence)})
     columns = ["group", "baseline", "model", "named_baseline", "named_model", "config_baseline", "config_model",
-               "n", "mean_diff", "sd_diff", "ci_low", "ci_high", "t", "p_t", "p_wilcoxon", "prob_improvement",
-               "pi_ci_low", "pi_ci_high", "mde", "seeds_needed"]
-    return pd.DataFrame(rows, columns=columns)
+               "n", "mean_diff", "sd_diff", "ci_low", "ci_high", "t", "p_t", "p_holm", "resolved", "p_wilcoxon",
+               "n_improved", "prob_improvement", "pi_ci_low", "pi_ci_high", "mde", "seeds_needed"]
+    found = pd.DataFrame(rows, columns=[c for c in columns if c not in PLANNING_COLUMNS])
+    return with_planning(found, min_effect, alpha)[columns]
 
 
 def study_table(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric: str = "final_val_acc"

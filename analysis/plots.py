@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 SCALE = 100.0  # fractions -> percent
 ACC_LABEL = "validation accuracy (%)"
@@ -88,14 +89,15 @@ def per_seed(values: pd.DataFrame, summary: pd.DataFrame, ax: Axes | None = None
 
 def effects_forest(effects: pd.DataFrame, ax: Axes | None = None, scale: float = SCALE,
                    title: str | None = None) -> Axes:
-    """Each term's estimate with its CI; terms whose CI covers 0 are drawn hollow and grey.
+    """Each term's estimate with its unadjusted CI; terms not resolved (Holm, the `resolved` column) are drawn
+    hollow and grey, so the markers follow the same rule as the tables.
 
-    effects: term, estimate, ci_low, ci_high, n_seeds (`analysis.effects.factorial_effects`)."""
+    effects: term, estimate, ci_low, ci_high, resolved, n_runs (`analysis.effects.factorial_effects`)."""
     ax = ax or new_axes((6.4, 0.4 * len(effects) + 1.6))
     y = np.arange(len(effects))[::-1]
     for yi, (_, e) in zip(y, effects.iterrows()):
         est, low, high = e["estimate"] * scale, e["ci_low"] * scale, e["ci_high"] * scale
-        unresolved = not (low > 0 or high < 0)
+        unresolved = not bool(e["resolved"])
         color = GREY if unresolved else "C0"
         if np.isfinite(low) and np.isfinite(high):
             ax.plot([low, high], [yi, yi], color=color, lw=2)
@@ -103,9 +105,9 @@ def effects_forest(effects: pd.DataFrame, ax: Axes | None = None, scale: float =
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(y)
     ax.set_yticklabels(effects["term"])
-    ax.set_xlabel("effect (percentage points), 95% CI")
-    n = _n_text(effects["n_seeds"]) if "n_seeds" in effects else ""
-    ax.set_title(title or f"Factorial effects ({n} seeds); hollow: CI covers 0")
+    ax.set_xlabel("effect (percentage points), unadjusted 95% t CI")
+    n = f" ({_n_text(effects['n_runs'])} runs)" if "n_runs" in effects else ""
+    ax.set_title(title or f"Factorial effects{n}; hollow: not resolved (Holm p ≥ 0.05)")
     ax.grid(axis="x", alpha=0.3)
     return ax
 
@@ -187,4 +189,46 @@ def shapley_waterfall(shapley: pd.DataFrame, baseline: float, full: float, ax: A
     ax.set_ylabel(ylabel)
     ax.set_title(title or "Shapley attribution of the gain, baseline → full (steps in percentage points)")
     ax.grid(axis="y", alpha=0.3)
+    return ax
+
+
+def tuning_best_so_far(frame: pd.DataFrame, ax: Axes | None = None, scale: float = SCALE) -> Axes:
+    """Step curves of `best_so_far` over tuning trials, one per configuration (dots: each trial's score).
+
+    frame: config, model, tuning_trial, inner_val_acc, stopped_early, best_so_far
+    (`analysis.tuning_tables.best_so_far`)."""
+    ax = ax or new_axes()
+    models = list(dict.fromkeys(frame["model"]))
+    for color, model in zip(_colors(len(models)), models):
+        part = frame[frame["model"] == model]
+        ax.step(part["tuning_trial"], part["best_so_far"] * scale, where="post", color=color, lw=1.6, label=model)
+        full, early = part[~part["stopped_early"]], part[part["stopped_early"]]
+        ax.plot(full["tuning_trial"], full["inner_val_acc"] * scale, "o", color=color, ms=4, alpha=0.7)
+        ax.plot(early["tuning_trial"], early["inner_val_acc"] * scale, "o", mfc="none", color=color, ms=4,
+                alpha=0.7)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("tuning trial")
+    ax.set_ylabel("inner validation accuracy (%)")
+    ax.set_title("Best so far over the tuning trials (dots: each trial; hollow: stopped early by ASHA)",
+                 fontsize="medium")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="best")
+    return ax
+
+
+def tuning_expected_max(frame: pd.DataFrame, ax: Axes | None = None, scale: float = SCALE) -> Axes:
+    """Expected best inner validation accuracy against the budget n, one curve per configuration.
+
+    frame: config, model, n, expected_max (`analysis.tuning_tables.expected_max_table`)."""
+    ax = ax or new_axes()
+    models = list(dict.fromkeys(frame["model"]))
+    for color, model in zip(_colors(len(models)), models):
+        part = frame[frame["model"] == model]
+        ax.plot(part["n"], part["expected_max"] * scale, "-o", color=color, lw=1.6, ms=3, label=model)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("budget n (tuning trials)")
+    ax.set_ylabel("expected best inner val accuracy (%)")
+    ax.set_title("Expected best validation accuracy vs budget (Dodge et al. 2019)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="best")
     return ax

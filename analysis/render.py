@@ -1,4 +1,4 @@
-"""A small document model written out as self-contained HTML and as Markdown, and atomic file writes.
+"""A small document model written out as self-contained HTML and as Markdown.
 
 Text may hold `code` spans (backticks) and nothing else of Markdown. Figures are stored as PNG bytes: the HTML
 embeds them as base64 data URIs (no network reference of any kind); the Markdown links the PNG files written
@@ -9,11 +9,8 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -65,28 +62,6 @@ def p_is(p: float) -> str:
     """'p < 0.001', 'p = 0.234' or 'no p'."""
     text = pvalue(p)
     return "no p" if text == DASH else f"p {text}" if text.startswith("<") else f"p = {text}"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write to a temporary file in the same folder, then rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the mode an ordinary file would get
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:

@@ -9,11 +9,7 @@ exactly from any checkpoint, a sparser cadence only means recomputing more epoch
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-
-if __name__ == "__main__":
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
 import statistics

@@ -1,6 +1,6 @@
 """Time to build the full report of a study of 8 configurations x 10 seeds x 10 epochs (target: under 15 s).
 
-The study is simulated (tests/analysis_fixtures.py) into a temporary folder. Two times are measured:
+The study is simulated (analysis/simulate.py) into a temporary folder. Two times are measured:
 (a) cold: `python analysis/report.py RUN_DIR` in a fresh process, imports included (what a user waits for);
 (b) warm: `build_report(RUN_DIR)` in this process after one untimed build (what the study runner pays).
 Each is the median of --repeats runs.
@@ -18,12 +18,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
-from analysis_fixtures import make_study  # noqa: E402
+from analysis.simulate import make_study
 
-from analysis.report import build_report  # noqa: E402
+from analysis.report import build_report
 
 TARGET_S = 15.0
 

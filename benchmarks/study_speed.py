@@ -11,11 +11,7 @@ one-script-per-model baseline (an extrapolation from that measured trial, labell
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-
-if __name__ == "__main__":
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
 import json
@@ -27,8 +23,8 @@ import torch
 import yaml
 
 from ablation.run import main as run_study
-from benchmarks.original_loop import original_trial
-from benchmarks.trial_speed import device_peak, make_split_folder, training_flops
+from original_loop import original_trial
+from trial_speed import device_peak, make_split_folder, training_flops
 from search_spaces.profiles import get_profile
 from trainables.data import load_data
 

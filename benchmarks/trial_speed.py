@@ -9,11 +9,7 @@ torch.utils.flop_counter on one training and one evaluation step, then scaled by
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-
-if __name__ == "__main__":
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
 import tempfile
@@ -24,7 +20,7 @@ import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.original_loop import original_trial
+from original_loop import original_trial
 from trainables.data import load_data
 from trainables.resnet import build_resnet
 from trainables.trial import LocalReporter, train_trial

@@ -33,7 +33,7 @@ class Profile:
     epochs: int = RECIPE.epochs
     width: int = RECIPE.width
     stem: str = RECIPE.stem
-    depth: int = RECIPE.depth
+    depth: int = 34  # the depth component's level where a study does not vary it
     batch_size: int = RECIPE.batch_size
     lr: float = RECIPE.lr
     weight_decay: float = RECIPE.weight_decay

@@ -10,16 +10,18 @@ so no configuration competes with hyperparameters tuned for another. The searche
 A tuning trial trains on an inner split of the TRAINING set and is scored on its inner validation part
 (`INNER_VAL_FRACTION`, stratified, `INNER_SPLIT_SEED`): the study's validation set is never seen while tuning.
 The winner of a configuration is its trial with the best inner validation accuracy (the last one it reported;
-ASHA may stop a trial early), ties going to the earlier trial.
+ASHA may stop a trial early), ties going to the earlier trial: `choose` in analysis/tuning_rule.py, the one rule
+the study applies and its report reads back, next to `TUNED`, the names of the searched hyperparameters.
 
 This module holds data only (and converts it to Ray Tune's or Optuna's types on request); ablation/tune_first.py
 runs the search.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
+
+from analysis.tuning_rule import TUNED
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,8 @@ SPACE: dict[str, Range] = {
     "weight_decay": Range(1e-6, 1e-2, log=True),
     "label_smoothing": Range(0.0, 0.2),
 }
-TUNED = tuple(SPACE)  # the hyperparameters a tuned study sets per configuration (spec.yaml `tuned:`)
+# the search and the report must name the same hyperparameters (spec.yaml `tuned:` stores them by these names)
+assert tuple(SPACE) == TUNED, f"SPACE searches {tuple(SPACE)}, analysis.tuning_rule.TUNED names {TUNED}"
 
 METRIC, MODE = "val_acc", "max"  # what a tuning trial reports per epoch (on the inner validation split)
 TIME_ATTR = "epoch"  # ASHA's clock: epochs, counted from 1
@@ -65,24 +68,7 @@ def optuna_distributions() -> dict[str, Any]:
     return {name: FloatDistribution(r.low, r.high, log=r.log) for name, r in SPACE.items()}
 
 
-def choose(rows: Iterable[Mapping[str, Any]], score: str = "inner_val_acc",
-           index: str = "tuning_trial") -> Mapping[str, Any] | None:
-    """The winning row: the highest `score`, ties to the lowest `index`; rows without a score, or of a trial that
-    failed (a `status` other than 'completed'), never win."""
-    scored = [r for r in rows if r.get(score) is not None and not _is_nan(r[score])
-              and r.get("status", "completed") == "completed"]
-    if not scored:
-        return None
-    return min(scored, key=lambda r: (-float(r[score]), int(r[index])))
-
-
 def tuned_values(row: Mapping[str, Any]) -> dict[str, float]:
     """The hyperparameters of a chosen row, as spec.yaml stores them."""
     return {name: float(row[name]) for name in TUNED}
 
-
-def _is_nan(value: Any) -> bool:
-    try:
-        return math.isnan(float(value))
-    except (TypeError, ValueError):
-        return True

@@ -27,3 +27,14 @@ def digits_small():
     from trainables.data import load_data
 
     return load_data(size=12)
+
+
+@pytest.fixture(scope="session")
+def smoke_study(ray_session, tmp_path_factory):
+    """(exit code, run folder) of the default smoke study (8 configurations x 2 seeds, W&B offline, report),
+    run once per test session and shared by every test that reads a real study's files."""
+    from ablation.run import main
+
+    storage = tmp_path_factory.mktemp("runs")
+    code = main(["--profile", "smoke", "--storage", str(storage), "--name", "smoke", "--wandb", "offline"])
+    return code, storage / "smoke"

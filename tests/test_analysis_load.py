@@ -1,18 +1,16 @@
 """Reading and validating result tables: clear errors, factor discovery, level order."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from analysis_fixtures import make_study  # noqa: E402
+from analysis.simulate import make_study
 
-from analysis.load import (ResultsError, completed, default_level_order, discover_factors,  # noqa: E402
+from analysis.load import (ResultsError, completed, default_level_order, discover_factors,
                            load_study)
-from analysis.report import main  # noqa: E402
+from analysis.report import main
 
 
 @pytest.fixture
@@ -93,10 +91,25 @@ def test_default_level_order():
 
 def test_text_booleans_are_normalised_and_spec_order_is_the_authority(study_dir):
     rewrite_trials(study_dir, lambda t: t.assign(se=t["se"].map({True: "true", False: "false"})))
-    (study_dir / "spec.yaml").write_text("name: x\nfactors:\n  activation: [mish, relu]\n  shortcut: [false, true]\n")
+    (study_dir / "spec.yaml").write_text("name: x\nfactors:\n  activation: [mish, relu]\n  shortcut: [false, true]\n"
+                                         "  se: [false, true]\n")
     study = load_study(study_dir)
     assert study.factors["se"] == (False, True) and study.trials["se"].dtype == bool
     assert study.factors["activation"] == ("mish", "relu")  # the spec puts mish first
+    assert list(study.factors) == ["activation", "shortcut", "se"]  # the spec names the factors, in its order
+
+
+def test_factors_named_by_the_spec_need_no_column_order(study_dir):
+    """With a spec naming the factors, column order is not load-bearing: factors may sit anywhere."""
+    rewrite_trials(study_dir, lambda t: t[["seed", "status", "se"] + [c for c in t.columns
+                                                                    if c not in ("seed", "status", "se")]])
+    (study_dir / "spec.yaml").write_text("factors:\n  shortcut: [false, true]\n  se: [false, true]\n"
+                                         "  activation: [relu, mish]\n")
+    study = load_study(study_dir)
+    assert list(study.factors) == ["shortcut", "se", "activation"]
+    (study_dir / "spec.yaml").write_text("factors:\n  dropout: [false, true]\n")
+    with pytest.raises(ResultsError, match="no column for"):
+        load_study(study_dir)
 
 
 def test_spec_with_an_unlisted_level_and_a_broken_spec(study_dir):

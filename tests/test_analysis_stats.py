@@ -3,24 +3,24 @@ from __future__ import annotations
 
 import itertools
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).parent))
-from analysis_fixtures import DEFAULT_EFFECTS, DEFAULT_FACTORS, simulate  # noqa: E402
+from analysis.simulate import DEFAULT_EFFECTS, DEFAULT_FACTORS, simulate
 
-from analysis.aggregate import config_summary, curve_summary, marginal_means, mean_ci  # noqa: E402
-from analysis.design import balance, cell_matrix, check_two_level, terms  # noqa: E402
-from analysis.effects import factorial_effects, holm  # noqa: E402
-from analysis.paired import (named_cells, paired_comparison, paired_comparisons,  # noqa: E402
-                             probability_of_improvement, study_table)
-from analysis.power import minimum_detectable_effect, seeds_needed, t_power, paired_se_at  # noqa: E402
-from analysis.shapley import gain_interval, shapley_attribution, shapley_values, shapley_weights  # noqa: E402
+from analysis.aggregate import config_summary, curve_summary, marginal_means, mean_ci
+from analysis.design import balance, cell_matrix, check_two_level, missing_runs
+from analysis.effects import factorial_effects, holm
+from analysis.paired import (clopper_pearson, named_cells, paired_comparison, paired_comparisons,
+                             study_table)
+from analysis.power import (factorial_mde, factorial_se_at, factorial_seeds_needed,
+                            minimum_detectable_effect, paired_se_at, residual_sd, sd_upper_bound, seeds_needed,
+                            t_power)
+from analysis.shapley import (TOTAL, gain_interval, per_seed_gain, shapley_attribution,
+                              shapley_values, shapley_weights)
 
 TWO = {"a": (False, True), "b": ("relu", "mish")}
 # cell (a, b) -> values of seeds 0 and 1; cell means 0.71, 0.82, 0.74, 0.89
@@ -56,10 +56,19 @@ def test_two_by_two_effects_by_hand():
 
 def test_two_by_two_shapley_and_aggregates_by_hand():
     data = hand_table()
-    s = shapley_attribution(data, TWO, n_boot=200).set_index("component")
+    s = shapley_attribution(data, TWO).set_index("component")
+    assert list(s.index) == ["a", "b", TOTAL]
     assert s.loc["a", "value"] == pytest.approx(((0.82 - 0.71) + (0.89 - 0.74)) / 2)
     assert s.loc["b", "value"] == pytest.approx(((0.74 - 0.71) + (0.89 - 0.82)) / 2)
-    assert s["share"].sum() == pytest.approx(1.0)
+    assert s.loc[TOTAL, "value"] == pytest.approx(0.89 - 0.71)
+    assert s.loc[["a", "b"], "share"].sum() == pytest.approx(1.0)
+    # SSE = 0.001 on 3 df (see the effects test); gain = mean of 2 full runs - mean of 2 baseline runs, the seed
+    # block cancelling: se = sigma * sqrt(1/2 + 1/2); in a 2x2 the Shapley value of a is its main effect
+    sigma = math.sqrt(0.001 / 3)
+    half = 3.182446305284263 * sigma
+    assert (s.loc[TOTAL, "ci_low"], s.loc[TOTAL, "ci_high"]) == pytest.approx((0.18 - half, 0.18 + half))
+    e = factorial_effects(data, TWO).set_index("term")
+    assert s.loc["a", "ci_low"] == pytest.approx(e.loc["a", "ci_low"]) and s.loc["a", "df"] == 3
     c = config_summary(data, TWO).set_index("config")
     row = c.loc["a=0-b=relu"]
     assert row["final_val_acc_n"] == 2 and row["final_val_acc_mean"] == pytest.approx(0.71)
@@ -114,23 +123,43 @@ def true_shapley(effects: dict) -> np.ndarray:
     return np.array([effects[f] + three / 3 for f in DEFAULT_FACTORS])
 
 
-def test_simulated_2_cubed_intervals_cover_the_truth():
-    """100 simulated 2^3 x 10-seed studies: the 95% CIs hold the true effects and Shapley values in most."""
-    truth = np.array([DEFAULT_EFFECTS[":".join(t)] for t in terms(DEFAULT_FACTORS)])
-    phi_true = true_shapley(DEFAULT_EFFECTS)
-    rng = np.random.default_rng(2024)
-    hits, phi_hits, sims = np.zeros(len(truth)), np.zeros(3), 100
-    for _ in range(sims):
-        data = simulate(n_seeds=10, noise=0.01, seed_sd=0.01, rng=rng)
-        e = factorial_effects(data, DEFAULT_FACTORS)
-        assert ((e["ci_low"] <= e["estimate"]) & (e["estimate"] <= e["ci_high"])).all()
-        hits += (e["ci_low"] <= truth) & (truth <= e["ci_high"])
-        s = shapley_attribution(data, DEFAULT_FACTORS, n_boot=400, rng=rng)
-        phi_hits += (s["ci_low"] <= phi_true) & (phi_true <= s["ci_high"])
-    coverage = hits / sims
-    assert 0.90 <= coverage.mean() <= 0.99, coverage
-    assert coverage.min() >= 0.85, coverage
-    assert (phi_hits / sims).min() >= 0.88, phi_hits  # a plain percentile bootstrap gets about 0.86 here
+def test_effects_use_every_completed_run_and_equal_statsmodels_when_unbalanced():
+    smf = pytest.importorskip("statsmodels.formula.api")
+    data = simulate(n_seeds=4, rng=8).drop(index=[2, 13, 14, 30])  # four runs missing, in three cells
+    e = factorial_effects(data, DEFAULT_FACTORS).set_index("term")
+    coded = data.assign(xa=np.where(data["shortcut"], 1.0, -1.0), xb=np.where(data["se"], 1.0, -1.0),
+                        xc=np.where(data["activation"] == "mish", 1.0, -1.0), y=data["final_val_acc"])
+    fit = smf.ols("y ~ xa * xb * xc + C(seed)", data=coded).fit()
+    assert e["n_runs"].iloc[0] == 28 and e["df"].iloc[0] == fit.df_resid == 28 - 8 - 3
+    assert e.loc["shortcut:se", "estimate"] == pytest.approx(2 * fit.params["xa:xb"], abs=1e-12)
+    assert e.loc["se", "se"] == pytest.approx(2 * fit.bse["xb"])
+    assert e.loc["activation", "p_value"] == pytest.approx(fit.pvalues["xc"])
+    assert list(e["resolved"]) == list(e["p_holm"] < 0.05)
+    # the gain: full minus baseline for the same seed, as the fitted model predicts it
+    base = fit.predict(coded.iloc[:1].assign(xa=-1.0, xb=-1.0, xc=-1.0)).item()
+    full = fit.predict(coded.iloc[:1].assign(xa=1.0, xb=1.0, xc=1.0)).item()
+    s = shapley_attribution(data, DEFAULT_FACTORS).set_index("component")
+    assert s.loc[TOTAL, "value"] == pytest.approx(full - base, abs=1e-12)
+    assert s.loc[list(DEFAULT_FACTORS), "value"].sum() == pytest.approx(full - base, abs=1e-12)
+
+
+def test_effects_fit_any_estimable_terms_and_refuse_the_rest():
+    data = simulate(n_seeds=3, rng=2)
+    half = data[data["shortcut"].astype(int) + data["se"].astype(int) + (data["activation"] == "mish")
+                .astype(int) != 1]  # 5 of the 8 cells: the three with exactly one factor on are missing
+    main = factorial_effects(half, DEFAULT_FACTORS, model_terms=[("shortcut",), ("se",), ("activation",)])
+    assert list(main["term"]) == ["shortcut", "se", "activation"] and main["df"].iloc[0] == 15 - 1 - 3 - 2
+    with pytest.raises(ValueError, match="not estimable .* no completed trial in: .*shortcut=True-se=False-"):
+        factorial_effects(half, DEFAULT_FACTORS)
+    with pytest.raises(ValueError, match="distinct factors"):
+        factorial_effects(data, DEFAULT_FACTORS, model_terms=[("depth",)])
+    one_seed = factorial_effects(data[data["seed"] == 0], DEFAULT_FACTORS)
+    assert one_seed["df"].iloc[0] == 0 and one_seed["ci_low"].isna().all() and not one_seed["resolved"].any()
+
+
+def test_holm_adjusts_columns_of_many_studies():
+    p = np.array([[0.01, 0.2], [0.04, 0.01], [0.03, 0.5]])
+    assert holm(p)[:, 0] == pytest.approx(holm(p[:, 0])) and holm(p)[:, 1] == pytest.approx(holm(p[:, 1]))
 
 
 def test_shapley_sums_to_gain_and_equals_yates_formula():
@@ -139,14 +168,18 @@ def test_shapley_sums_to_gain_and_equals_yates_formula():
     s = shapley_attribution(data, DEFAULT_FACTORS).set_index("component")
     values, _ = cell_matrix(data, DEFAULT_FACTORS, "final_val_acc")
     gain = values[-1].mean() - values[0].mean()
-    assert s["value"].sum() == pytest.approx(gain, abs=1e-14)
+    assert s.loc[list(DEFAULT_FACTORS), "value"].sum() == pytest.approx(gain, abs=1e-14)
+    assert s.loc[TOTAL, "value"] == pytest.approx(gain, abs=1e-14)
     for factor in DEFAULT_FACTORS:
         assert s.loc[factor, "value"] == pytest.approx(e[factor] + e["shortcut:se:activation"] / 3, abs=1e-12)
     assert (s["ci_low"] <= s["value"]).all() and (s["value"] <= s["ci_high"]).all()
     g = gain_interval(data, DEFAULT_FACTORS)
     assert g["gain"] == pytest.approx(gain) and g["ci_low"] < gain < g["ci_high"]
-    again = shapley_attribution(data, DEFAULT_FACTORS, rng=0)
-    assert again.equals(shapley_attribution(data, DEFAULT_FACTORS, rng=0))  # seeded
+    assert (g["baseline"], g["full"]) == pytest.approx((values[0].mean(), values[-1].mean()))  # balanced: raw
+    assert (g["ci_low"], g["ci_high"]) == pytest.approx((s.loc[TOTAL, "ci_low"], s.loc[TOTAL, "ci_high"]))
+    robust = per_seed_gain(data, DEFAULT_FACTORS)
+    low, high = stats.t.interval(0.95, 6, loc=(values[-1] - values[0]).mean(), scale=stats.sem(values[-1] - values[0]))
+    assert robust["n"] == 7 and (robust["ci_low"], robust["ci_high"]) == pytest.approx((low, high))
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4])
@@ -175,10 +208,10 @@ def test_2_to_4_with_depth_needs_no_code_change():
         assert e.loc[term, "ci_low"] - 0.004 <= truth <= e.loc[term, "ci_high"] + 0.004, term
     s = shapley_attribution(data, factors)
     values, _ = cell_matrix(data, factors, "final_val_acc")
-    assert s["value"].sum() == pytest.approx(values[-1].mean() - values[0].mean(), abs=1e-14)
+    assert s["value"].iloc[:4].sum() == pytest.approx(values[-1].mean() - values[0].mean(), abs=1e-14)
     trials = data.assign(status="completed", best_val_acc=data["final_val_acc"],
                          final_train_acc=data["final_val_acc"], best_epoch=5)
-    p = paired_comparisons(trials, factors, n_boot=100)
+    p = paired_comparisons(trials, factors)
     assert sorted(set(p["group"])) == ["depth=18", "depth=34"] and len(p) == 10
     assert set(p.loc[p["group"] == "depth=18", "baseline"]) == {"Plain-18", "ResNet-18"}
 
@@ -220,23 +253,43 @@ def test_balance_keeps_seeds_complete_in_every_cell():
     never_ran = trials[trials["config"] != full]  # no row at all: named by its levels
     with pytest.raises(ValueError, match="no completed trial in: shortcut=True-se=True-activation=mish$"):
         balance(never_ran, DEFAULT_FACTORS, "final_val_acc")
-    with pytest.raises(ValueError, match="balanced design"):
-        factorial_effects(trials[trials["status"] == "completed"], DEFAULT_FACTORS)
+    # the effects keep every completed run: 40 - 2 = 38, not the 24 of the balanced seeds
+    e = factorial_effects(trials, DEFAULT_FACTORS)
+    assert e["n_runs"].iloc[0] == 38 and e["df"].iloc[0] == 38 - 1 - 7 - 4
+    gone = missing_runs(trials, DEFAULT_FACTORS, "final_val_acc")
+    assert gone == ["shortcut=0-se=0-act=relu seed 1 (no final_val_acc)", f"{full} seed 3 (failed)"]
 
 
 def test_paired_comparison_against_scipy_and_by_hand():
     a = np.array([0.70, 0.72, 0.71, 0.69, 0.73, 0.70, 0.74])
     b = a + np.array([0.02, 0.01, 0.03, -0.01, 0.02, 0.015, 0.025])
-    r = paired_comparison(a, b, n_boot=500, rng=1)
+    r = paired_comparison(a, b)
     assert r["n"] == 7 and r["mean_diff"] == pytest.approx((b - a).mean())
     assert r["p_t"] == pytest.approx(stats.ttest_rel(b, a).pvalue)
     assert r["p_wilcoxon"] == pytest.approx(stats.wilcoxon(b - a).pvalue)
     low, high = stats.t.interval(0.95, 6, loc=(b - a).mean(), scale=stats.sem(b - a))
     assert (r["ci_low"], r["ci_high"]) == pytest.approx((low, high))
-    assert r["pi_ci_low"] <= r["prob_improvement"] <= r["pi_ci_high"]
+    # paired: 6 of the 7 seeds improve; exact binomial interval
+    assert r["n_improved"] == 6 and r["prob_improvement"] == pytest.approx(6 / 7)
+    exact = stats.binomtest(6, 7).proportion_ci(0.95, method="exact")
+    assert (r["pi_ci_low"], r["pi_ci_high"]) == pytest.approx((exact.low, exact.high))
     few = paired_comparison(a[:5], b[:5])
     assert np.isnan(few["p_wilcoxon"]) and np.isfinite(few["p_t"])  # 5 pairs: signed-rank p cannot reach 0.05
-    assert probability_of_improvement([1, 2], [2, 3]) == pytest.approx(3.5 / 4)  # ties count half
+    tie = paired_comparison([0.5, 0.6, 0.7], [0.5, 0.7, 0.8])
+    assert tie["n_improved"] == 2  # a tie is no improvement
+    assert clopper_pearson(3, 3) == pytest.approx((0.025 ** (1 / 3), 1.0))  # all 3 seeds better: [0.29, 1]
+    assert clopper_pearson(0, 5)[0] == 0.0
+
+
+def test_named_comparisons_are_one_holm_family():
+    trials = simulated_trials(n_seeds=4)
+    p = paired_comparisons(trials, DEFAULT_FACTORS, min_effect=0.02)
+    assert len(p) == 5 and p["p_holm"].to_numpy() == pytest.approx(holm(p["p_t"].to_numpy()))
+    assert list(p["resolved"]) == list(p["p_holm"] < 0.05)
+    row = p.iloc[0]
+    assert row["mde"] == pytest.approx(minimum_detectable_effect(row["sd_diff"] / 2, 3, 0.05 / 5))
+    upper = sd_upper_bound(row["sd_diff"], 3)
+    assert row["seeds_needed"] == seeds_needed(0.02, paired_se_at(upper), 0.05 / 5)
 
 
 def test_named_models_found_by_levels_not_names():
@@ -246,7 +299,7 @@ def test_named_models_found_by_levels_not_names():
     assert cells["Plain-34"] == "shortcut=0-se=0-act=relu"
     assert cells["SE-ResNet-34"] == "shortcut=1-se=1-act=relu"
     assert cells["Mish-ResNet-34"] == "shortcut=1-se=0-act=mish"
-    p = paired_comparisons(trials, DEFAULT_FACTORS, n_boot=100)
+    p = paired_comparisons(trials, DEFAULT_FACTORS)
     assert list(zip(p["named_baseline"], p["named_model"])) == [
         ("Plain-34", "ResNet-34"), ("Plain-34", "SE-ResNet-34"), ("Plain-34", "Mish-ResNet-34"),
         ("ResNet-34", "SE-ResNet-34"), ("ResNet-34", "Mish-ResNet-34")]
@@ -254,7 +307,7 @@ def test_named_models_found_by_levels_not_names():
     relu = simulated_trials()
     relu = relu[relu["activation"] == "relu"].drop(columns="activation")
     factors = {"shortcut": (False, True), "se": (False, True)}
-    p = paired_comparisons(relu, factors, n_boot=100)
+    p = paired_comparisons(relu, factors)
     assert len(p) == 3 and "Mish-ResNet-34" not in set(p["named_model"])
 
 
@@ -282,6 +335,22 @@ def test_power_mde_and_seeds_needed():
     assert seeds_needed(0.0, paired_se_at(sd)) == np.inf
     assert seeds_needed(1e-7, paired_se_at(sd)) == np.inf  # beyond the cap
     assert np.isnan(seeds_needed(0.01, paired_se_at(np.nan)))  # no noise estimate (one seed)
+
+
+def test_planning_functions():
+    assert residual_sd(0.001, 3) == pytest.approx(math.sqrt(0.001 / 3)) and np.isnan(residual_sd(1.0, 0))
+    # one-sided 80% upper bound: df s^2 / sigma^2 ~ chi2(df), so P(sigma <= bound) = 0.8
+    assert sd_upper_bound(0.02, 14) == pytest.approx(0.02 * math.sqrt(14 / stats.chi2.ppf(0.2, 14)))
+    assert sd_upper_bound(0.02, 14, 0.9) > sd_upper_bound(0.02, 14) > 0.02
+    # 2^3, 7 terms: se = 2 sd / sqrt(8 n) on 7 (n - 1) df, tested at 0.05 / 7
+    assert factorial_se_at(0.02, 8, 7)(3) == pytest.approx((2 * 0.02 / math.sqrt(24), 14))
+    n = factorial_seeds_needed(0.01, 0.02, 8, 7)
+    se_at = factorial_se_at(0.02, 8, 7)
+    assert t_power(0.01, *se_at(int(n)), 0.05 / 7) >= 0.8 > t_power(0.01, *se_at(int(n) - 1), 0.05 / 7)
+    mde = factorial_mde(3, 0.02, 8, 7)
+    assert t_power(mde, *se_at(3), 0.05 / 7) == pytest.approx(0.8, abs=1e-6)
+    assert mde > minimum_detectable_effect(*se_at(3))  # the family-wise rule needs a larger effect
+    assert factorial_seeds_needed(0.01, 0.03, 8, 7) > n  # more noise, more seeds
 
 
 def test_curve_summary_uses_completed_trials_once_per_epoch():

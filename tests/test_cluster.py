@@ -386,11 +386,14 @@ def local_cluster():
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _result_rows(trial_dir: Path) -> list[dict]:
-    path = trial_dir / "result.json"
-    if not path.exists():
+def _checkpoint_history(run_dir: Path, key: str) -> list[dict]:
+    """The epochs recorded in a trial's own checkpoint (each with its node, pid and end time); [] before one."""
+    import torch
+
+    try:
+        return torch.load(run_dir / "checkpoints" / key / "state.pt", weights_only=True)["history"]
+    except (OSError, RuntimeError, EOFError, KeyError):  # not written yet, or replaced while being read
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.mark.slow
@@ -432,22 +435,21 @@ def test_lost_worker_node_trials_restart_from_checkpoint_on_survivor(local_clust
         """A trial on b with a checkpoint (epoch >= 1) and epochs to go, once some trial has finished."""
         if not list(ledger.glob("*.json")):
             return None
-        for trial_dir in run_dir.glob("*-s0_*"):
-            rows = _result_rows(trial_dir)
+        for folder in (run_dir / "checkpoints").glob("*-s0"):
+            rows = _checkpoint_history(run_dir, folder.name)
             if rows and rows[-1]["node_id"] == lost and 1 <= rows[-1]["epoch"] <= epochs_per_trial - 2:
-                return trial_dir.name, rows[-1]["epoch"]
+                return folder.name, rows[-1]["epoch"]
         return None
 
     try:
-        target, epoch_seen = _wait_for(trial_running_on_lost_node, STUDY_TIMEOUT,
-                                       "a trial in progress on worker b", driver, log)
+        key, epoch_seen = _wait_for(trial_running_on_lost_node, STUDY_TIMEOUT,
+                                    "a trial in progress on worker b", driver, log)
         removed_at = local_cluster.remove("b")
         finished = {p.name: (p.stat().st_mtime_ns, p.read_text()) for p in ledger.glob("*.json")}
         assert _finish(driver, log) == 0, _tail(log)
     finally:
         _kill_group(driver)
 
-    key = target.rsplit("_", 2)[0]  # <config>-s<seed>
     assert f"{key}.json" not in finished, "the trial finished before its node was removed: no recovery tested"
     trials = pd.read_csv(run_dir / "results" / "trials.csv")
     epochs = pd.read_csv(run_dir / "results" / "epochs.csv")
@@ -455,16 +457,13 @@ def test_lost_worker_node_trials_restart_from_checkpoint_on_survivor(local_clust
     assert (trials.epochs_done == epochs_per_trial).all()
 
     # The lost trial: epochs 1..k ran on b, then it restarted on a from its epoch-k checkpoint (not from
-    # scratch), in a second worker process. The history recorded in its checkpoint keeps each epoch's node.
-    rows = _result_rows(run_dir / target)
+    # scratch), in a second worker process. Its history keeps each epoch's node and process.
+    rows = epochs[(epochs.config + "-s" + epochs.seed.astype(str)) == key].sort_values("epoch").to_dict("records")
     on_lost = [r["epoch"] for r in rows if r["node_id"] == lost]
     on_survivor = [r["epoch"] for r in rows if r["node_id"] == survivor]
     assert on_lost and on_lost == list(range(1, len(on_lost) + 1)) and max(on_lost) >= epoch_seen
     assert on_survivor == list(range(max(on_lost) + 1, epochs_per_trial + 1)), (on_lost, on_survivor)
     assert len({r["pid"] for r in rows}) == 2
-    history = epochs[(epochs.config + "-s" + epochs.seed.astype(str)) == key].sort_values("epoch")
-    assert history.epoch.tolist() == list(range(1, epochs_per_trial + 1))
-    assert history.node_id.tolist() == [lost] * max(on_lost) + [survivor] * len(on_survivor)
     assert trials.set_index("config").loc[key.rsplit("-s", 1)[0], "node_id"] == survivor
 
     # Nothing finished was lost or re-run: the records are untouched, and the tables report them as recorded
@@ -477,8 +476,7 @@ def test_lost_worker_node_trials_restart_from_checkpoint_on_survivor(local_clust
         row = trials[(trials.config + "-s" + trials.seed.astype(str)) == name[: -len(".json")]].iloc[0]
         assert row.final_val_acc == record[-1]["val_acc"] and row.node_id == record[-1]["node_id"]
     # After the removal, only the survivor ran epochs.
-    assert {r["node_id"] for d in run_dir.glob("*-s0_*") for r in _result_rows(d)
-            if r["timestamp"] > removed_at + 1} <= {survivor}
+    assert set(epochs[epochs.ended_at > removed_at + 1].node_id) <= {survivor}
     placement = {name: trials[trials.node_id == node].config.tolist() for name, node in (("a", survivor), ("b", lost))}
     print(f"lost trial {key}: epochs {on_lost} on b, {on_survivor} on a; trials finished per node: {placement}")
 
@@ -503,7 +501,7 @@ def test_gpu_study_waits_for_gpu_workers_the_autoscaler_starts(local_cluster, tm
     try:
         _wait_for(lambda: (run_dir / "tuner.pkl").exists(), STUDY_TIMEOUT, "the study's Tuner", driver, log)
         time.sleep(2)
-        assert not any(_result_rows(d) for d in run_dir.glob("*-s0_*")), "a GPU trial ran without a GPU node"
+        assert not list(run_dir.glob("checkpoints/*")), "a GPU trial ran without a GPU node"
         gpu_node = local_cluster.add_gpu_worker()
         assert _finish(driver, log) == 0, _tail(log)
     finally:

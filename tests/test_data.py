@@ -37,10 +37,11 @@ def _write(file: Path, seed: int = 0, mode: str = "RGB") -> Path:
     return file
 
 
-def _tree(root: Path, counts: dict[str, int], ext: str = ".png") -> Path:
+def _tree(root: Path, counts: dict[str, int], ext: str = ".png", seed: int = 0) -> Path:
+    """Distinct images (exact duplicates are dropped by the loader); another `seed` for another set of images."""
     for c, (name, n) in enumerate(counts.items()):
         for i in range(n):
-            _write(root / name / f"img{i}{ext}", seed=100 * c + i)
+            _write(root / name / f"img{i}{ext}", seed=seed + 100 * c + i)
     return root
 
 
@@ -98,7 +99,7 @@ def test_image_folder_tree_with_mixed_modes_and_junk(tmp_path):
 def test_presplit_tree_is_used_as_is(tmp_path):
     root = tmp_path / "split"
     _tree(root / "train", {"a": 3, "b": 2, "c": 2})
-    _tree(root / "val", {"a": 1, "b": 2})
+    _tree(root / "val", {"a": 1, "b": 2}, seed=1000)
     _tree(root / "test", {"z": 1})  # a test/ folder beside train/ and val/ is not used
     d = load_data(root, size=8, cache_dir=tmp_path / "cache")
     assert d.classes == ("a", "b", "c")
@@ -207,8 +208,8 @@ def test_decode_webp(tmp_path):
 def test_sixteen_bit_png_end_to_end(tmp_path):
     root = tmp_path / "scans"
     for name, value in (("bright", 65535), ("dark", 0)):
-        for i in range(2):
-            Image.fromarray(np.full((7, 11), value, np.uint16)).save(_write(root / name / f"{i}.png"))
+        for i in range(2):  # two shapes: two distinct files
+            Image.fromarray(np.full((7, 11 + i), value, np.uint16)).save(_write(root / name / f"{i}.png"))
     d = load_data(root, size=4, val_fraction=0.5, cache_dir=tmp_path / "cache")
     bright = torch.cat([d.train_images[d.train_labels == 0], d.val_images[d.val_labels == 0]])
     assert (bright == 255).all()
@@ -243,8 +244,8 @@ def _truncated_jpeg(root: Path) -> Path:
 
 
 def _csv(root: Path, text: str, files: tuple[str, ...] = ()) -> Path:
-    for name in files:
-        _write(root / name)
+    for seed, name in enumerate(files):
+        _write(root / name, seed=seed)
     (root / "labels.csv").write_text(text)
     return root / "labels.csv"
 
@@ -261,7 +262,8 @@ BAD_INPUTS = {
     "truncated image": lambda root: ((_truncated_jpeg(root).parents[1],), "cut.jpg"),
     "class too small": lambda root: ((_tree(root, {"a": 3, "lonely": 1}),), "lonely"),
     "val class not in train": lambda root: ((_tree(root / "train", {"a": 2, "b": 2}) and
-                                             _tree(root / "val", {"a": 1, "ghost": 1}) and root,), "ghost"),
+                                             _tree(root / "val", {"a": 1, "ghost": 1}, seed=1000) and root,),
+                                            "ghost"),
     "train without val": lambda root: ((_tree(root / "train", {"a": 2, "b": 2}) and root,), root.name),
     "image folder with a tree": lambda root: ((_tree(root, {"a": 2, "b": 2}), root / "elsewhere"), "elsewhere"),
     "csv names a missing file": lambda root: ((_csv(root, "filename,label\na.png,x\nb.png,y\ngone.png,y\n",

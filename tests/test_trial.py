@@ -7,7 +7,7 @@ from trainables.data import load_data
 from trainables.trial import LocalReporter, TrialConfig, train_trial
 
 TINY = dict(width=4, stem="small", batch_size=128, lr=3e-3, threads=1, config_id="shortcut=1-se=0-act=relu")
-VOLATILE = ("seconds", "node_id", "hostname")  # wall-clock and placement differ between runs
+VOLATILE = ("seconds", "node_id", "hostname", "pid", "ended_at")  # wall-clock and placement differ between runs
 
 
 def _metrics(rows):
@@ -76,11 +76,11 @@ def test_finished_trial_in_the_ledger_is_not_trained_again(digits_small, tmp_pat
     recipe (what the trial computes) is trained afresh."""
     config = dict(TINY, seed=2, epochs=2)
     first = LocalReporter()
-    train_trial(config, digits_small, first, ledger=str(tmp_path / "ledger"))
+    train_trial(config, digits_small, first, store=str(tmp_path))
     assert [p.name for p in (tmp_path / "ledger").iterdir()] == ["shortcut=1-se=0-act=relu-s2.json"]
     again = LocalReporter()
-    train_trial(dict(config, threads=2), digits_small, again, ledger=str(tmp_path / "ledger"))
+    train_trial(dict(config, threads=2), digits_small, again, store=str(tmp_path))
     assert again.rows == [first.rows[-1]]
     changed = LocalReporter()
-    train_trial(dict(config, lr=1e-3), digits_small, changed, ledger=str(tmp_path / "ledger"))
+    train_trial(dict(config, lr=1e-3), digits_small, changed, store=str(tmp_path))
     assert [r["epoch"] for r in changed.rows] == [1, 2]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,17 +11,17 @@ import pandas as pd
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).parent))
-from analysis_fixtures import DEFAULT_EFFECTS, make_study  # noqa: E402
+from analysis.simulate import DEFAULT_EFFECTS, make_study
 
-from ablation.run import main  # noqa: E402
-from ablation.spec import StudySpec  # noqa: E402
-from analysis.report import build_report  # noqa: E402
-from analysis.report import main as report_main  # noqa: E402
-from analysis.fanova import fanova_importance  # noqa: E402
-from analysis.tuning import expected_max, expected_max_curve  # noqa: E402
-from search_spaces import tuning as space  # noqa: E402
-from search_spaces.profiles import get_profile  # noqa: E402
+from ablation.run import main
+from ablation.spec import StudySpec
+from analysis.report import build_report
+from analysis.report import main as report_main
+from analysis.fanova import fanova_importance
+from analysis.tuning_rule import TUNED, choose
+from analysis.tuning_tables import expected_max, expected_max_curve
+from search_spaces import tuning as space
+from search_spaces.profiles import get_profile
 
 SMOKE = ["--profile", "smoke", "--factors", "shortcut", "--seeds", "1", "--epochs", "1", "--wandb", "disabled"]
 TRIALS, EPOCHS = 3, 2
@@ -62,11 +61,11 @@ def test_expected_max_on_a_hand_checked_example():
 def test_choose_takes_the_best_score_and_breaks_ties_by_the_earlier_trial():
     rows = [{"tuning_trial": 1, "inner_val_acc": 0.5}, {"tuning_trial": 2, "inner_val_acc": 0.7},
             {"tuning_trial": 3, "inner_val_acc": 0.7}, {"tuning_trial": 4, "inner_val_acc": float("nan")}]
-    assert space.choose(rows)["tuning_trial"] == 2
-    assert space.choose(list(reversed(rows)))["tuning_trial"] == 2
-    assert space.choose([{"tuning_trial": 1, "inner_val_acc": None}]) is None
+    assert choose(rows)["tuning_trial"] == 2
+    assert choose(list(reversed(rows)))["tuning_trial"] == 2
+    assert choose([{"tuning_trial": 1, "inner_val_acc": None}]) is None
     failed = {"tuning_trial": 5, "inner_val_acc": 0.9, "status": "failed"}  # errored after a good epoch
-    assert space.choose([*rows, failed])["tuning_trial"] == 2
+    assert choose([*rows, failed])["tuning_trial"] == 2
 
 
 def test_search_space_is_the_issue_s():
@@ -156,10 +155,10 @@ def test_tuned_values_are_where_the_ablation_reads_them(tuned_study):
     assert spec["tuning"] == {"trials": TRIALS, "epochs": EPOCHS, "concurrency": 1}
     trials = read_csv(run / "results" / "trials.csv").set_index("config")
     for config, group in tuning.groupby("config"):
-        best = space.choose(group.to_dict("records"))
+        best = choose(group.to_dict("records"))
         assert group.chosen.sum() == 1 and bool(group.loc[group.tuning_trial == best["tuning_trial"]].chosen.item())
-        assert spec["tuned"][config] == {name: best[name] for name in space.TUNED}  # exactly, from the yaml
-        for name in space.TUNED:
+        assert spec["tuned"][config] == {name: best[name] for name in TUNED}  # exactly, from the yaml
+        for name in TUNED:
             assert trials.loc[config, name] == best[name], (config, name)
     assert (trials.status == "completed").all()
 
@@ -199,7 +198,7 @@ def test_the_report_shows_the_tuning_stage(tuned_study):
     _, run = tuned_study
     md = (run / "report" / "report.md").read_text()
     assert "## Hyperparameter tuning (before the ablation)" in md and "(figures/tuning.png)" in md
-    assert "## Cross-check: fANOVA importance of the factors" in md
+    assert "## fANOVA importance of the factors: another estimate of the same shares" in md
     assert (run / "report" / "figures" / "tuning.png").stat().st_size > 0
     tuned = pd.read_csv(run / "report" / "tuned.csv")
     assert tuned.used_by_ablation.all() and (tuned.n_trials == TRIALS).all()

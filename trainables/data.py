@@ -1,47 +1,69 @@
 """Data sets: find the images, decode each ONCE per study, cache the uint8 tensors on disk, split train/val.
 
-Inputs (DESIGN.md section 5):
+Inputs:
   - None (or the string "digits"): scikit-learn's digits, 1,797 real 8x8 images shipped inside the package;
   - an ImageFolder tree `root/<class>/*.jpg`, split stratified by `split_seed` / `val_fraction`;
   - a tree already split, `root/train/<class>` and `root/val/<class>`, used as it is;
   - a CSV with the columns `filename,label` plus an image folder (default: the CSV's folder), then split.
+Which files count as images, and how symlinks are followed: trainables/image_files.py.
 Every image is converted to RGB and resized to `size` x `size` (a plain resize to a square, as the original study
 did). Augmentation and normalisation live in trainables/augment.py and run batched on the trial's device.
+
+Exact duplicates (files with the same bytes; every file is hashed anyway, for the cache key): one copy per content
+is kept, the first in key order, so no image sits in both train and val. In a tree already split that is the copy
+in train/: a val image with a copy in train is removed from val. What was dropped is in `ImageData.duplicates` and
+a one-line `ImageData.notes` entry. The same bytes under two DIFFERENT labels is a labelling error that no rule can
+settle (keeping one guesses the label, dropping both hides the mistake): a DataError naming both files.
+
+Memory: the decoded tensor takes N x 3 x size x size bytes, and the train/val parts are copies of it, so a load
+needs about twice that. Before anything is hashed or decoded, a load whose tensor would exceed MEMORY_FRACTION of
+the memory available (MemAvailable, i.e. free memory plus reclaimable page cache, capped by a cgroup v2 limit) is
+refused; N counts the files found, before exact duplicates are dropped. `size` is at most MAX_IMAGE_SIZE.
+
+The cache: one file per content, size, Pillow version and CACHE_FORMAT, written to a temporary file that is fsynced
+before it is renamed into place. Temporaries older than STALE_TEMP_SECONDS (a killed writer's) are removed when the
+cache folder is used; age rather than the writer's pid, since a cache folder may be shared by several machines.
 
 Bad input raises DataError, a one-line message naming the file or folder and what to do.
 """
 
 from __future__ import annotations
 
-import csv
+import fnmatch
 import hashlib
 import json
+import operator
 import os
-import tempfile
+import time
 import warnings
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import PIL
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+import runstore
 from trainables.augment import IMAGENET_MEAN, IMAGENET_STD, crop_boxes, train_views, val_views
+from trainables.image_files import (IMAGE_EXTENSIONS, DataError, ImageFile, drop_duplicates, duplicates_note,
+                                    file_digests, in_order, one_line, read_csv, scan_tree)
 
-__all__ = ["DIGITS", "DataError", "IMAGE_EXTENSIONS", "IMAGENET_MEAN", "IMAGENET_STD", "ImageData", "crop_boxes",
-           "default_cache_dir", "load_data", "stratified_split", "train_views", "val_views"]
+__all__ = ["DIGITS", "DataError", "IMAGE_EXTENSIONS", "IMAGENET_MEAN", "IMAGENET_STD", "ImageData",
+           "MAX_IMAGE_SIZE", "crop_boxes", "default_cache_dir", "load_data", "stratified_split", "train_views",
+           "val_views"]
 
 DIGITS = "digits"
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
-CACHE_FORMAT = 1  # bump when decoding changes, so old caches are not reused
+MAX_IMAGE_SIZE = 1024  # 3 MiB per image: beyond this a ResNet study needs another pipeline, not a bigger tensor
+MEMORY_FRACTION = 0.5  # the decoded tensor plus its train/val copies must fit in the available memory
+CACHE_FORMAT = 2  # bump when decoding changes, so old caches are not reused
+STALE_TEMP_SECONDS = 3600  # a live writer touches its temporary every few seconds
+# runstore.open_atomic's temporaries (".images-<key>.pt.<random>.tmp"), and those of earlier versions.
+TEMPORARY_PATTERNS = (".images-*.pt.*.tmp", "images-*.pt*.tmp")
+_DIGITS_FORMAT = 1  # the digits' own conversion (no Pillow, no cache): fingerprints stay those of earlier studies
 _EXIF_ORIENTATION = 0x0112
-
-
-class DataError(ValueError):
-    """A user error about the input data: one line naming the file or folder and what to do."""
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -53,6 +75,9 @@ class ImageData:
     classes: tuple[str, ...]
     source: str  # "digits (embedded)" or the path
     fingerprint: str  # hex hash of the content, the stored size and the split
+    content_fingerprint: str = ""  # hex hash of the decoded content and size only: the same whatever the split
+    duplicates: tuple[tuple[str, str], ...] = ()  # (dropped key, kept key) of each exact duplicate dropped
+    notes: tuple[str, ...] = ()  # one-line messages for the user: what the loader dropped or skipped
 
     @property
     def num_classes(self) -> int:
@@ -78,10 +103,9 @@ def load_data(path: str | os.PathLike | None = None, images: str | os.PathLike |
 
     Decoded images are cached under `cache_dir` (default: $ABLATION_CACHE, else ~/.cache/resnet-ablation), keyed by
     the files' content and `size`; the split is recomputed on every load (it is cheap), so changing `split_seed`
-    does not decode again. `threads` decoding threads (default: up to 8).
+    does not decode again. `threads` hashing and decoding threads (default: up to 8).
     """
-    if size < 1:
-        raise ValueError(f"size must be a positive number of pixels, got {size}")
+    size = _checked_size(size)
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction}")
     if path is None or (isinstance(path, str) and path == DIGITS):
@@ -95,34 +119,45 @@ def load_data(path: str | os.PathLike | None = None, images: str | os.PathLike |
     if path.is_dir():
         if images is not None:
             raise DataError(f"{images}: an image folder is only used with a labels CSV, not with the folder {path}")
-        items = _scan_tree(path)
+        files, notes = scan_tree(path)
     elif path.suffix.lower() == ".csv":
         image_dir = Path(images).expanduser() if images is not None else path.parent
         if not image_dir.is_dir():
             raise DataError(f"{image_dir}: image folder for {path.name} not found; pass the folder holding the images")
-        items = _read_csv(path, image_dir)
+        files, notes = read_csv(path, image_dir), []
     else:
         raise DataError(f"{path}: neither a folder nor a .csv file; pass an image folder tree or a filename,label CSV")
 
-    classes = tuple(sorted({label for _, _, label, _ in items}))
+    classes = tuple(sorted({file.label for file in files}))
     if len(classes) < 2:
         raise DataError(f"{path}: found only 1 class ({classes[0]!r}); a classifier needs at least 2, add images of "
                         "another class")
-    presplit = items[0][3] is not None
+    _check_memory(len(files), size, path)  # before hashing: a refusal should not wait for it
+    threads = threads or min(8, os.cpu_count() or 1)
+    digests = file_digests(files, threads)
+    files, digests, duplicates = drop_duplicates(files, digests)
+    presplit = files[0].split is not None
+    if duplicates:
+        notes.append(duplicates_note(duplicates, presplit))
+    if presplit and all(file.split == "train" for file in files):
+        raise DataError(f"{path / 'val'}: every val image is an exact copy of a train image; add real validation "
+                        "images")
     if not presplit:
-        _check_splittable(items, path)  # before decoding: a user error should not wait for it
-    images_u8, key = _decoded(items, size, Path(cache_dir) if cache_dir is not None else default_cache_dir(), threads)
+        _check_splittable(files, path, bool(duplicates))  # before decoding: a user error should not wait for it
+    images_u8, key = _decoded(files, digests, size, Path(cache_dir) if cache_dir is not None else default_cache_dir(),
+                              threads)
     index = {label: i for i, label in enumerate(classes)}
-    labels = torch.tensor([index[label] for _, _, label, _ in items], dtype=torch.int64)
+    labels = torch.tensor([index[file.label] for file in files], dtype=torch.int64)
 
     if presplit:
-        is_val = np.array([split == "val" for *_, split in items])
+        is_val = np.array([file.split == "val" for file in files])
         train_idx, val_idx = np.flatnonzero(~is_val), np.flatnonzero(is_val)
         fingerprint = key
     else:
         train_idx, val_idx = stratified_split(labels.numpy(), val_fraction, split_seed)
         fingerprint = _hash({"data": key, "split_seed": split_seed, "val_fraction": val_fraction})
-    return _image_data(images_u8, labels, train_idx, val_idx, classes, str(path), fingerprint)
+    return _image_data(images_u8, labels, train_idx, val_idx, classes, str(path), fingerprint, key,
+                       tuple((dropped.key, kept.key) for dropped, kept in duplicates), tuple(notes))
 
 
 def stratified_split(labels, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -149,96 +184,61 @@ def stratified_split(labels, val_fraction: float, seed: int) -> tuple[np.ndarray
     return train_idx, val_idx
 
 
-# --- finding the images --------------------------------------------------------------------------------------
-# An item is (key, file, label, split): key = the file's path relative to the data root (posix), the cache key's
-# part; split = "train" / "val" for a tree already split, None when load_data splits.
-
-
-def _is_image_name(name: str) -> bool:
-    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
-def _subfolders(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def _class_files(class_dir: Path) -> list[Path]:
-    files = []
-    for dirpath, dirnames, filenames in os.walk(class_dir, followlinks=True):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        files.extend(Path(dirpath, name) for name in filenames if _is_image_name(name))
-    if not files:
-        raise DataError(f"{class_dir}: class folder holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))}); "
-                        "add images or remove the folder")
-    return sorted(files)
-
-
-def _scan_classes(root: Path, data_root: Path, split: str | None) -> list[tuple[str, Path, str, str | None]]:
-    class_dirs = _subfolders(root)
-    if not class_dirs:
-        raise DataError(f"{root}: no class folders found; expected {root}/<class>/<image>.jpg")
-    return [(file.relative_to(data_root).as_posix(), file, class_dir.name, split)
-            for class_dir in class_dirs for file in _class_files(class_dir)]
-
-
-def _scan_tree(root: Path) -> list[tuple[str, Path, str, str | None]]:
-    names = {p.name for p in _subfolders(root)}
-    if "train" in names and "val" in names:
-        train = _scan_classes(root / "train", root, "train")
-        val = _scan_classes(root / "val", root, "val")
-        train_classes = {label for _, _, label, _ in train}
-        for _, _, label, _ in val:
-            if label not in train_classes:
-                raise DataError(f"{root / 'val' / label}: class {label!r} is in val but not in train; "
-                                "add training images for it or remove the folder")
-        return train + val
-    if "train" in names or "val" in names:
-        present, absent = ("train", "val") if "train" in names else ("val", "train")
-        raise DataError(f"{root}: has a {present}/ folder but no {absent}/ folder; use {root}/train/<class> and "
-                        f"{root}/val/<class>, or a plain {root}/<class> tree")
-    return _scan_classes(root, root, None)
-
-
-def _read_csv(csv_path: Path, image_dir: Path) -> list[tuple[str, Path, str, None]]:
-    try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            header = {name.strip().lower(): name for name in reader.fieldnames or [] if name is not None}
-            if not header:
-                raise DataError(f"{csv_path}: empty CSV; expected a header 'filename,label' and one row per image")
-            missing = [col for col in ("filename", "label") if col not in header]
-            if missing:
-                raise DataError(f"{csv_path}: missing column {' and '.join(missing)}; expected a header "
-                                f"'filename,label' (found: {','.join(reader.fieldnames)})")
-            rows = [(reader.line_num, row[header["filename"]], row[header["label"]]) for row in reader]
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"{csv_path}: not a readable UTF-8 CSV ({_one_line(err)}); expected 'filename,label' rows")
-    if not rows:
-        raise DataError(f"{csv_path}: empty CSV (a header and no rows); add one 'filename,label' row per image")
-    items, seen = [], set()
-    for line, filename, label in rows:
-        filename, label = (filename or "").strip(), (label or "").strip()
-        if not filename or not label:
-            raise DataError(f"{csv_path}, line {line}: empty filename or label; give both on every row")
-        file = image_dir / filename
-        if not file.is_file():
-            raise DataError(f"{file}: listed in {csv_path} (line {line}) but not found; fix the name or pass the "
-                            "image folder")
-        key = Path(filename).as_posix()
-        if key in seen:
-            raise DataError(f"{csv_path}, line {line}: {filename} is listed twice; list every image once")
-        seen.add(key)
-        items.append((key, file, label, None))
-    return sorted(items, key=lambda item: item[0])
-
-
-def _check_splittable(items, path: Path) -> None:
-    counts = Counter(label for _, _, label, _ in items)
+def _check_splittable(files: list[ImageFile], path: Path, deduplicated: bool) -> None:
+    counts = Counter(file.label for file in files)
     for label, count in sorted(counts.items()):
         if count < 2:
             where = path / label if path.is_dir() else f"{path} (label {label!r})"
-            raise DataError(f"{where}: class {label!r} has {count} image; it needs at least 2 to appear in both "
-                            "train and val; add images or remove the class")
+            after = " after exact duplicates were dropped" if deduplicated else ""
+            raise DataError(f"{where}: class {label!r} has {count} image{after}; it needs at least 2 to appear in "
+                            "both train and val; add images or remove the class")
+
+
+def _checked_size(size) -> int:
+    try:
+        size = operator.index(size)
+    except TypeError:
+        raise DataError(f"image size must be a whole number of pixels, got {size!r}") from None
+    if not 1 <= size <= MAX_IMAGE_SIZE:
+        raise DataError(f"image size must lie between 1 and {MAX_IMAGE_SIZE} pixels, got {size}; pass an "
+                        "--image-size in that range")
+    return size
+
+
+def _check_memory(count: int, size: int, what) -> None:
+    need, available = count * 3 * size * size, available_memory()
+    if available is not None and need > MEMORY_FRACTION * available:
+        raise DataError(f"{what}: {count} images of {size}x{size} take {need / 2**30:.1f} GiB decoded (twice that "
+                        f"with the train/val copies), but only {available / 2**30:.1f} GiB of memory is available; "
+                        "pass a smaller --image-size or fewer images")
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate, or None when unknown.
+
+    Linux's MemAvailable (free memory plus the page cache the kernel can drop; the free pages alone,
+    SC_AVPHYS_PAGES, read near zero on a machine that has read a lot of files), else the free pages, else the
+    physical memory; capped by the cgroup v2 limit of a container.
+    """
+    available = None
+    try:
+        with open("/proc/meminfo") as f:
+            available = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, ValueError, IndexError, StopIteration):
+        for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):  # macOS has only the second
+            try:
+                available = os.sysconf("SC_PAGE_SIZE") * os.sysconf(pages)
+                break
+            except (ValueError, OSError):
+                pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            room = int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text())
+            available = room if available is None else min(available, room)
+    except (OSError, ValueError):
+        pass
+    return available
 
 
 # --- decoding and the cache --------------------------------------------------------------------------------------
@@ -257,7 +257,7 @@ def _decode_image(file: Path, size: int) -> np.ndarray:
     except UnidentifiedImageError:
         raise DataError(f"{file}: not an image PIL can read; fix or remove the file") from None
     except Exception as err:  # PIL raises OSError, ValueError, SyntaxError, EOFError... for broken files
-        raise DataError(f"{file}: cannot decode this image ({_one_line(err)}); fix or remove the file") from None
+        raise DataError(f"{file}: cannot decode this image ({one_line(err)}); fix or remove the file") from None
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -274,30 +274,23 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def _decoded(items, size: int, cache_dir: Path, threads: int | None) -> tuple[torch.Tensor, str]:
-    """uint8 (N, 3, size, size) in item order, from the cache or decoded (then cached), and the cache key."""
-    threads = threads or min(8, os.cpu_count() or 1)
-    with ThreadPoolExecutor(threads) as pool:
-        digests = list(pool.map(_file_digest, [file for _, file, _, _ in items]))
-    key = _hash({"format": CACHE_FORMAT, "size": size,
-                 "items": [[k, label, split, digest] for (k, _, label, split), digest in zip(items, digests)]})
+def _decoded(files: list[ImageFile], digests: list[str], size: int, cache_dir: Path,
+             threads: int) -> tuple[torch.Tensor, str]:
+    """uint8 (N, 3, size, size) in file order, from the cache or decoded (then cached), and the cache key."""
+    key = _hash({"format": CACHE_FORMAT, "pillow": PIL.__version__, "size": size,
+                 "items": [[file.key, file.label, file.split, digest] for file, digest in zip(files, digests)]})
+    _remove_stale_temporaries(cache_dir)
     cache_file = cache_dir / f"images-{key}.pt"
-    cached = _read_cache(cache_file, key, (len(items), 3, size, size))
+    cached = _read_cache(cache_file, key, (len(files), 3, size, size))
     if cached is not None:
         return cached, key
 
-    out = torch.empty((len(items), 3, size, size), dtype=torch.uint8)
+    out = torch.empty((len(files), 3, size, size), dtype=torch.uint8)
 
     def decode_into(index: int) -> None:
-        out[index] = torch.from_numpy(_decode_image(items[index][1], size)).permute(2, 0, 1)
+        out[index] = torch.from_numpy(_decode_image(files[index].path, size)).permute(2, 0, 1)
 
-    with ThreadPoolExecutor(threads) as pool:
-        try:
-            for _ in pool.map(decode_into, range(len(items))):
-                pass
-        except BaseException:  # the first bad file (in item order) is the error; skip the images still queued
-            pool.shutdown(cancel_futures=True)
-            raise
+    in_order(decode_into, range(len(files)), threads)
     _write_cache(cache_file, {"format": CACHE_FORMAT, "key": key, "images": out})
     return out, key
 
@@ -316,34 +309,33 @@ def _read_cache(cache_file: Path, key: str, shape: tuple[int, ...]) -> torch.Ten
 
 
 def _write_cache(cache_file: Path, payload: dict) -> None:
-    """Atomically: a temporary file in the same folder, then os.replace. A failed write only costs a re-decode."""
-    tmp = None
+    """Atomically and durably (runstore.open_atomic). A failed write only costs a re-decode."""
     try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache_file.parent, prefix=cache_file.name, suffix=".tmp",
-                                         delete=False) as f:
-            tmp = f.name
-            torch.save(payload, f)
-        os.replace(tmp, cache_file)
+        with runstore.open_atomic(cache_file) as stream:
+            torch.save(payload, stream)
     except Exception as err:  # disk full, read-only folder...: the data are fine, only the next load decodes again
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        warnings.warn(f"{cache_file.parent}: could not write the image cache ({_one_line(err)}); the next load "
+        warnings.warn(f"{cache_file.parent}: could not write the image cache ({one_line(err)}); the next load "
                       "decodes again", stacklevel=2)
 
 
-def _file_digest(file: Path) -> str:
-    with open(file, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+def _remove_stale_temporaries(cache_dir: Path) -> None:
+    """Delete the temporary files of cache writers that were killed (untouched for STALE_TEMP_SECONDS)."""
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    try:
+        with os.scandir(cache_dir) as entries:
+            stale = [entry.path for entry in entries if any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in TEMPORARY_PATTERNS)
+                     and entry.stat(follow_symlinks=False).st_mtime < cutoff]
+    except OSError:  # no cache folder yet, or one we cannot list: nothing to clean
+        return
+    for tmp in stale:
+        try:
+            os.unlink(tmp)
+        except OSError:  # another process removed it first, or we may not: it costs only disk space
+            pass
 
 
 def _hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
-
-
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 # --- the embedded default ------------------------------------------------------------------------------------
@@ -354,20 +346,24 @@ def _load_digits(size: int, split_seed: int, val_fraction: float) -> ImageData:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
+    _check_memory(len(digits.images), size, DIGITS)
     grey = torch.from_numpy(digits.images).float().mul_(255.0 / 16.0).unsqueeze(1)  # (N, 1, 8, 8), 0..255
     if size != grey.shape[-1]:
         grey = F.interpolate(grey, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     images = grey.round_().clamp_(0, 255).to(torch.uint8).expand(-1, 3, -1, -1).contiguous()
     labels = torch.from_numpy(digits.target).to(torch.int64)
     train_idx, val_idx = stratified_split(labels.numpy(), val_fraction, split_seed)
-    fingerprint = _hash({"format": CACHE_FORMAT, "digits": hashlib.sha256(digits.images.tobytes()).hexdigest(),
-                         "size": size, "split_seed": split_seed, "val_fraction": val_fraction})
+    content = {"format": _DIGITS_FORMAT, "digits": hashlib.sha256(digits.images.tobytes()).hexdigest(), "size": size}
+    fingerprint = _hash({**content, "split_seed": split_seed, "val_fraction": val_fraction})
     classes = tuple(str(name) for name in digits.target_names)
-    return _image_data(images, labels, train_idx, val_idx, classes, f"{DIGITS} (embedded)", fingerprint)
+    return _image_data(images, labels, train_idx, val_idx, classes, f"{DIGITS} (embedded)", fingerprint,
+                       _hash(content))
 
 
-def _image_data(images, labels, train_idx, val_idx, classes, source, fingerprint) -> ImageData:
+def _image_data(images, labels, train_idx, val_idx, classes, source, fingerprint, content_fingerprint,
+                duplicates=(), notes=()) -> ImageData:
     train_idx, val_idx = torch.from_numpy(train_idx), torch.from_numpy(val_idx)
     return ImageData(train_images=images.index_select(0, train_idx), train_labels=labels.index_select(0, train_idx),
                      val_images=images.index_select(0, val_idx), val_labels=labels.index_select(0, val_idx),
-                     classes=classes, source=source, fingerprint=fingerprint)
+                     classes=classes, source=source, fingerprint=fingerprint, content_fingerprint=content_fingerprint,
+                     duplicates=duplicates, notes=notes)

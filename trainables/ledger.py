@@ -1,64 +1,93 @@
 """A record of finished trials, written by the trial itself into the study's storage.
 
-Ray Tune's experiment snapshot lags the trials (every >= 10 s), so after the driver dies Tune may believe a
-finished trial was still running and run it again. The trial writes its whole history here before it returns;
-a restarted trial that finds its record re-reports it instead of training, and the result tables are built
-from these records. The location may be a local path or a URI pyarrow understands (file://, s3://, gs://),
-so it works for every node of a cluster that shares the storage.
+Each finished trial writes `<run>/ledger/<config>-s<seed>.json`: what it computed (its config identity and the
+fingerprint of its data), its Tune trial id and its whole history. The driver decides from these records which
+trials still have to run (a resumed or grown study trains only those), and the result tables are built from them,
+so nothing a finished trial produced depends on Ray Tune's experiment snapshot (which lags the trials).
+
+A record that cannot be read (a truncated file after a power cut, a disk error) is set aside as
+`<run>/ledger/corrupt/<name>.<time>` with a warning, and its trial counts as not finished: it runs again. Records
+are written atomically and durably (runstore), so a reader never sees half of one.
 """
 from __future__ import annotations
 
 import json
-import os
-import uuid
+import time
+import warnings
 
-import pyarrow.fs as pafs
+import runstore
+from trainables.components import registry
+from trainables.config import TrialConfig
 
-
-def filesystem(location: str) -> tuple[pafs.FileSystem, str]:
-    """The pyarrow filesystem of a local path or URI, and the path within it."""
-    if "://" in location:
-        return pafs.FileSystem.from_uri(location)
-    return pafs.LocalFileSystem(), os.path.abspath(location)
+LEDGER = "ledger"
+CORRUPT = "corrupt"
+RECORD_KEYS = ("config", "data", "history")
 
 
 def trial_key(config_id: str, seed: int) -> str:
     return f"{config_id}-s{seed}"
 
 
-def write_atomically(location: str, data: bytes) -> None:
-    """Write a whole file at a path or URI: a temporary name in the same folder, then a rename."""
-    fs, path = filesystem(location)
-    folder = path.rsplit("/", 1)[0]
-    fs.create_dir(folder, recursive=True)
-    tmp = f"{folder}/.{uuid.uuid4().hex}.tmp"
-    with fs.open_output_stream(tmp) as stream:
-        stream.write(data)
-    fs.move(tmp, path)
+def trial_identity(config: dict, data_fingerprint: str) -> dict:
+    """What a trial computes: its config identity (threads left out) and the fingerprint of its data. A ledger
+    record or a checkpoint belongs to a trial only when its identity is this one."""
+    return {"config": TrialConfig.from_dict(config, registry()).identity(), "data": data_fingerprint}
+
+
+def is_finished(record: dict | None, identity: dict) -> bool:
+    return record is not None and record["config"] == identity["config"] and record["data"] == identity["data"]
+
+
+def ledger_location(run_dir: str) -> str:
+    return runstore.join(run_dir, LEDGER)
 
 
 def write_record(location: str, key: str, record: dict) -> None:
     """Store `record` (JSON-serialisable) as <location>/<key>.json."""
-    write_atomically(f"{location.rstrip('/')}/{key}.json", json.dumps(record).encode())
+    runstore.write_atomic(runstore.join(location, f"{key}.json"), json.dumps(record))
+
+
+def _valid(record) -> bool:
+    return (isinstance(record, dict) and all(k in record for k in RECORD_KEYS)
+            and isinstance(record["history"], list) and len(record["history"]) > 0
+            and all(isinstance(row, dict) and "epoch" in row and "val_acc" in row for row in record["history"]))
+
+
+def _set_aside(location: str, name: str, why: str) -> None:
+    target = runstore.join(location, CORRUPT, f"{name}.{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        runstore.files.move(runstore.join(location, name), target)
+        where = f"moved to {runstore.redact(target)}"
+    except OSError as err:  # cannot move it: leave it, the trial still runs again
+        where = f"left in place ({err.__class__.__name__})"
+    warnings.warn(f"ledger record {name} is unreadable ({why}); {where}, and its trial will run again",
+                  stacklevel=3)
 
 
 def read_record(location: str, key: str) -> dict | None:
-    fs, root = filesystem(location)
-    path = f"{root}/{key}.json"
-    if fs.get_file_info(path).type != pafs.FileType.File:
+    """The record of trial `key`, or None when there is none or it is unreadable (then it is set aside)."""
+    name = f"{key}.json"
+    path = runstore.join(location, name)
+    if not runstore.files.is_file(path):
         return None
-    with fs.open_input_stream(path) as stream:
-        return json.loads(stream.read().decode())
+    try:
+        record = json.loads(runstore.read_text(path))
+    except (ValueError, UnicodeDecodeError) as err:
+        _set_aside(location, name, type(err).__name__)
+        return None
+    if not _valid(record):
+        _set_aside(location, name, "missing fields or an empty history")
+        return None
+    return record
 
 
 def read_all(location: str) -> dict[str, dict]:
-    """Every finished trial's record, by key; an absent ledger is empty."""
-    fs, root = filesystem(location)
-    if fs.get_file_info(root).type != pafs.FileType.Directory:
-        return {}
+    """Every readable finished trial's record, by key; an absent ledger is empty."""
+    names = [n for n in runstore.list_names(location) if n.endswith(".json") and not n.startswith(".")]
     records = {}
-    for info in fs.get_file_info(pafs.FileSelector(root)):
-        if info.base_name.endswith(".json") and not info.base_name.startswith("."):
-            with fs.open_input_stream(info.path) as stream:
-                records[info.base_name[: -len(".json")]] = json.loads(stream.read().decode())
+    for name in names:
+        key = name[: -len(".json")]
+        record = read_record(location, key)
+        if record is not None:
+            records[key] = record
     return records

@@ -1,15 +1,27 @@
 """One trial: build the model from its configuration, train N epochs, report a row and a checkpoint per epoch.
 
-`train_trial(config, data)` is the Ray Tune function trainable (data arrive through `tune.with_parameters`).
-Given a `LocalReporter` it runs without Ray, which is how the tests check determinism and exact resume.
+`train_trial(config, data, store=RUN_DIR)` is the Ray Tune function trainable (data arrive through
+`tune.with_parameters`). Given a `LocalReporter` it runs without Ray, which is how the tests check determinism and
+exact resume.
+
+Its files, in the study's run folder (local or a URI every node reaches):
+    checkpoints/<config>-s<seed>/state.pt  the last checkpoint (weights, optimizer, scheduler, every RNG state, the
+                                           history and the trial's identity), replaced atomically; read back with
+                                           torch.load(weights_only=True), so nothing in it is unpickled as code
+    ledger/<config>-s<seed>.json           written once the trial has finished (trainables/ledger.py)
+A trial restarted for any reason (a retry after a crash, a resumed or grown study) continues from its checkpoint
+when the checkpoint's identity (config and data fingerprint) is its own, and does not train at all when the
+ledger already holds it.
 """
 from __future__ import annotations
 
+import io
 import os
 import random
 import socket
-import tempfile
 import time
+import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,13 +29,16 @@ import numpy as np
 import torch
 from torch import nn
 
+import runstore
+from trainables.components import Component, registry
 from trainables.config import TrialConfig
 from trainables.data import ImageData
-from trainables.ledger import read_record, trial_key, write_record
+from trainables.ledger import is_finished, ledger_location, read_record, trial_identity, trial_key, write_record
 from trainables.loop import Precision, evaluate, train_one_epoch
 from trainables.resnet import build_resnet, count_parameters
 
 CHECKPOINT_FILE = "state.pt"
+CHECKPOINTS = "checkpoints"
 EVAL_BATCH = 256
 
 
@@ -40,55 +55,107 @@ class LocalReporter:
         self.rows: list[dict] = []
 
     def restore(self) -> dict | None:
-        if self.checkpoint_dir is None or not (self.checkpoint_dir / CHECKPOINT_FILE).exists():
+        if self.checkpoint_dir is None:
             return None
-        return torch.load(self.checkpoint_dir / CHECKPOINT_FILE, weights_only=True)
+        return load_checkpoint(str(self.checkpoint_dir / CHECKPOINT_FILE))
 
     def report(self, metrics: dict, state: dict | None) -> bool:
         self.rows.append(metrics)
         if state is not None and self.checkpoint_dir is not None:
-            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-            _save_atomically(state, self.checkpoint_dir / CHECKPOINT_FILE)
+            save_checkpoint(state, str(self.checkpoint_dir / CHECKPOINT_FILE))
         return self.on_epoch is None or self.on_epoch(metrics) is not False
 
 
 class TuneReporter:
-    """Reports through Ray Tune: one `tune.report` per epoch, the checkpoint as a directory with one file."""
+    """Reports through Ray Tune, one `tune.report` per epoch; checkpoints go to the study's own store.
+
+    Tune's checkpoints are not used: a trial restarted in a new `fit()` (a resumed or grown study) would not get
+    them back, and restoring Tune's experiment state unpickles whatever lies in the storage folder."""
+
+    def __init__(self, checkpoint: str | None = None):
+        self.checkpoint = checkpoint  # location of state.pt, or None: no checkpoints
 
     def restore(self) -> dict | None:
-        from ray import tune
-
-        checkpoint = tune.get_checkpoint()
-        if checkpoint is None:
-            return None
-        with checkpoint.as_directory() as folder:
-            return torch.load(Path(folder) / CHECKPOINT_FILE, weights_only=True)
+        return load_checkpoint(self.checkpoint) if self.checkpoint is not None else None
 
     def report(self, metrics: dict, state: dict | None) -> bool:
         from ray import tune
 
-        if state is None:
-            tune.report(metrics)
-            return True
-        with tempfile.TemporaryDirectory() as folder:
-            torch.save(state, Path(folder) / CHECKPOINT_FILE)
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+        if state is not None and self.checkpoint is not None:
+            save_checkpoint(state, self.checkpoint)
+        tune.report(metrics)
         return True
 
 
-def train_trial(config: dict[str, Any], data: ImageData, reporter: LocalReporter | TuneReporter | None = None,
-                ledger: str | None = None) -> None:
-    """Train one configuration for `epochs` epochs, resuming from the reporter's last checkpoint if any.
+def save_checkpoint(state: dict, location: str) -> None:
+    """torch.save into a file written atomically and durably (runstore)."""
+    with runstore.open_atomic(location) as stream:
+        if runstore.is_local(location):
+            torch.save(state, stream)
+        else:  # object-store streams cannot seek, which torch.save's zip writer may need
+            buffer = io.BytesIO()
+            torch.save(state, buffer)
+            stream.write(buffer.getvalue())
 
-    With a `ledger` location, a trial already recorded there as finished re-reports its last row and returns
-    without training, and a trial that finishes records its whole history there (see ledger.py).
+
+def load_checkpoint(location: str) -> dict | None:
+    """The checkpoint at `location` (weights only: tensors and plain containers), or None when there is none or
+    it cannot be read (then the trial starts from epoch 0, with a warning)."""
+    if not runstore.files.is_file(location):
+        return None
+    try:
+        return torch.load(io.BytesIO(runstore.read_bytes(location)), weights_only=True)
+    except Exception as err:  # a truncated or foreign file: start again rather than fail on every retry
+        warnings.warn(f"checkpoint {runstore.redact(location)} is unreadable ({type(err).__name__}); the trial "
+                      "starts from epoch 0", stacklevel=2)
+        return None
+
+
+def trial_levels(cfg: TrialConfig, components: dict[str, Component]) -> dict[str, Any]:
+    """The level of every registered component for this trial (its default where the config names none)."""
+    unknown = sorted(set(cfg.levels) - set(components))
+    if unknown:
+        raise ValueError(f"trial config names unregistered component(s) {unknown}; registered: {list(components)}")
+    levels = {name: cfg.levels.get(name, c.default) for name, c in components.items()}
+    for name, level in levels.items():
+        components[name].check(level)
+    return levels
+
+
+def build_model(cfg: TrialConfig, levels: dict[str, Any], components: dict[str, Component],
+                num_classes: int) -> nn.Module:
+    """The network of this trial: build_resnet with every builder component's level, then each `apply`."""
+    arguments = {c.builder_arg: levels[name] for name, c in components.items() if c.builder_arg is not None}
+    model = build_resnet(**arguments, num_classes=num_classes, width=cfg.width, stem=cfg.stem)
+    for name, component in components.items():
+        if component.apply is not None:
+            changed = component.apply(model, levels[name])
+            model = changed if changed is not None else model
+    return model
+
+
+def train_trial(config: dict[str, Any], data: ImageData, reporter: LocalReporter | TuneReporter | None = None,
+                store: str | None = None) -> None:
+    """Train one configuration for `epochs` epochs, resuming from its last checkpoint if any.
+
+    With a `store` (the study's run folder), a trial already recorded in its ledger as finished re-reports its
+    last row and returns without training, checkpoints go to `<store>/checkpoints/<key>/state.pt`, and a trial
+    that finishes records its whole history in the ledger (see ledger.py).
     """
-    cfg = TrialConfig.from_dict(config)
-    reporter = reporter if reporter is not None else TuneReporter()
+    components = registry()
+    cfg = TrialConfig.from_dict(config, components)
+    levels = trial_levels(cfg, components)
+    recipe = {c.recipe_field: levels[name] for name, c in components.items() if c.recipe_field is not None}
+    cfg = replace(cfg, **recipe)
     key = trial_key(cfg.config_id, cfg.seed)
+    identity = trial_identity(config, data.fingerprint)
+    if reporter is None:
+        checkpoint = runstore.join(store, CHECKPOINTS, key, CHECKPOINT_FILE) if store is not None else None
+        reporter = TuneReporter(checkpoint)
+    ledger = ledger_location(store) if store is not None else None
     if ledger is not None:
         record = read_record(ledger, key)
-        if record is not None and record["config"] == cfg.identity():
+        if record is not None and is_finished(record, identity):
             reporter.report(record["history"][-1], None)
             return
     device = _pick_device()
@@ -96,8 +163,7 @@ def train_trial(config: dict[str, Any], data: ImageData, reporter: LocalReporter
     precision = Precision.for_device(device)
 
     torch.manual_seed(cfg.seed)  # weight init; the generator below drives data order and augmentation
-    model = build_resnet(depth=cfg.depth, shortcut=cfg.shortcut, se=cfg.se, activation=cfg.activation,
-                         num_classes=data.num_classes, width=cfg.width, stem=cfg.stem).to(device)
+    model = build_model(cfg, levels, components, data.num_classes).to(device)
     if precision.channels_last:
         model = model.to(memory_format=torch.channels_last)
     train_images, train_labels, val_images, val_labels = _device_tensors(data, device)
@@ -111,6 +177,10 @@ def train_trial(config: dict[str, Any], data: ImageData, reporter: LocalReporter
 
     start_epoch, best, history = 0, {"best_val_acc": -1.0, "best_epoch": 0}, []
     state = reporter.restore()
+    if state is not None and state.get("identity") != identity:
+        warnings.warn(f"checkpoint of {key} belongs to another configuration or data set; training from epoch 0",
+                      stacklevel=2)
+        state = None
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -131,21 +201,21 @@ def train_trial(config: dict[str, Any], data: ImageData, reporter: LocalReporter
             best = {"best_val_acc": val.acc, "best_epoch": epoch}
         metrics = {"epoch": epoch, "train_loss": train.loss, "train_acc": train.acc, "val_loss": val.loss,
                    "val_acc": val.acc, "lr": lr, "seconds": time.perf_counter() - began, "params": params,
-                   **best, **where}
+                   **best, **where, "ended_at": time.time()}
         history = history + [metrics]
         state = None
         if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
             state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict(), "epoch": epoch, "best": best,
-                     "rng": _get_rng_states(generator, device), "history": history}
+                     "rng": _get_rng_states(generator, device), "history": history, "identity": identity}
         if epoch == cfg.epochs and ledger is not None:
-            write_record(ledger, key, {"config": cfg.identity(), "history": history})
+            write_record(ledger, key, {**identity, "trial_id": _tune_trial_id(), "history": history})
         if not reporter.report(metrics, state):
             return
 
 
 def _placement() -> dict[str, str]:
-    """Which machine ran the trial: the Ray node id (when under Ray) and the host name."""
+    """Which machine and process ran the trial: the Ray node id (when under Ray), the host name and the pid."""
     node_id = ""
     try:
         import ray
@@ -154,7 +224,23 @@ def _placement() -> dict[str, str]:
             node_id = ray.get_runtime_context().get_node_id()
     except ImportError:
         pass
-    return {"node_id": node_id, "hostname": socket.gethostname()}
+    return {"node_id": node_id, "hostname": socket.gethostname(), "pid": os.getpid()}
+
+
+def _tune_trial_id() -> str:
+    """The Ray Tune trial id when running under Tune, else ''."""
+    try:
+        import ray
+
+        if not ray.is_initialized():
+            return ""
+        with warnings.catch_warnings():  # outside a Tune trial Ray warns and returns None
+            warnings.simplefilter("ignore")
+            from ray import tune
+
+            return tune.get_context().get_trial_id() or ""
+    except Exception:  # not under Tune (a local run, a test)
+        return ""
 
 
 def _pick_device() -> torch.device:
@@ -218,9 +304,3 @@ def _set_rng_states(states: dict, generator: torch.Generator, device: torch.devi
 def _as_tuples(value):
     # random.setstate wants tuples; a round trip through torch.save may hand back lists.
     return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
-
-
-def _save_atomically(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)

@@ -1,8 +1,9 @@
-"""Simulated result tables in the format of DESIGN.md section 8, for the analysis tests and benchmark.
+"""Simulated studies with known truth: result tables (results/trials.csv, results/epochs.csv) for checking the
+methods (tests, simulations of error rates) and for the benchmarks.
 
 The per-seed final validation accuracy of a cell is
     mu + sum over terms T of (E_T / 2) * prod_{f in T} x_f + block[seed] + noise,   x_f = -1 / +1,
-so E_T is exactly the term's Yates effect (DESIGN.md section 9).
+so E_T is exactly the term's Yates effect (analysis/effects.py).
 """
 from __future__ import annotations
 
@@ -35,6 +36,14 @@ def model_name(levels: Mapping[str, object]) -> str:
 def cells(factors: Mapping[str, Sequence]) -> list[dict]:
     """Every level combination, first factor slowest (the runner's grid order)."""
     return [dict(zip(factors, combo)) for combo in itertools.product(*factors.values())]
+
+
+def cells_outside(factors: Mapping[str, Sequence], keep: Sequence[int]) -> list[str]:
+    """Config ids of every cell not in `keep` (bit masks: bit i set = factor i at its second level), for
+    make_study's drop_cells: the study then runs only the fraction `keep`."""
+    keep, names = {int(c) for c in keep}, list(factors)
+    return [config_id({n: factors[n][m >> i & 1] for i, n in enumerate(names)})
+            for m in range(2 ** len(names)) if m not in keep]
 
 
 def true_value(levels: Mapping[str, object], factors: Mapping[str, Sequence], effects: Mapping[str, float],

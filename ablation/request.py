@@ -1,0 +1,175 @@
+"""From the command line to a resolved study: the spec, the storage credentials, the user's components.
+
+Everything here runs before any data is decoded or Ray is started, so a bad request costs nothing and leaves
+nothing behind. A user error raises ValueError (one line).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import runstore
+from ablation.cli import FIXED_ON_RESUME, given
+from ablation.spec import SPEC_FILE, SpecError, StudySpec, check_name
+from search_spaces.profiles import DEFAULT_PROFILE, get_profile
+from search_spaces.tuning import DEFAULT_CONCURRENCY, DEFAULT_TRIALS
+from trainables.components import load_source, read_components_file
+
+
+@dataclass
+class Request:
+    spec: StudySpec
+    resume: bool
+    secrets: dict[str, str] = field(default_factory=dict)  # storage credentials -> environment variables
+    components: dict[str, str] = field(default_factory=dict)  # component file path -> its source
+    grown_from: int | None = None  # seeds before a --resume --seeds N that adds seeds
+
+
+def _storage(args: argparse.Namespace) -> tuple[str, dict[str, str]]:
+    location, secrets = runstore.split_credentials(args.storage)
+    return runstore.normalise(location), secrets
+
+
+def _load_components(paths) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
+    """(path -> source, spec records {path, sha256}) for the user's component files, registered now."""
+    sources, records = {}, []
+    for path in paths:
+        absolute = str(Path(path).expanduser().resolve())
+        source = read_components_file(absolute)
+        try:
+            load_source(source, absolute)
+        except Exception as err:  # the user's code: where it failed, in one line
+            raise ValueError(f"--components {path}: loading it failed: {type(err).__name__}: {err}") from None
+        sources[absolute] = source
+        records.append({"path": absolute, "sha256": hashlib.sha256(source.encode()).hexdigest()})
+    return sources, tuple(records)
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Numbers the spec cannot see as given (a negative --seeds becomes an empty range)."""
+    for flag in ("seeds", "epochs", "tune_trials", "tune_epochs", "tune_concurrency"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
+    if args.min_effect is not None and not args.min_effect > 0:
+        raise ValueError(f"--min-effect must be > 0 percentage points, got {args.min_effect}")
+
+
+def resolve(args: argparse.Namespace) -> Request:
+    _check_numbers(args)
+    location, secrets = _storage(args)
+    if args.address:
+        from ablation.study import check_address
+
+        check_address(args.address)
+    return _resume(args, location, secrets) if args.resume else _new(args, location, secrets)
+
+
+def _new(args: argparse.Namespace, location: str, secrets: dict[str, str]) -> Request:
+    sources, records = _load_components(args.components or [])
+    profile = get_profile(args.profile or DEFAULT_PROFILE).with_overrides(
+        epochs=args.epochs, factors=tuple(args.factors) if args.factors else None, image_size=args.image_size,
+        vary_split=args.vary_split or None, width=args.width, cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial)
+    seeds = profile.seeds if args.seeds is None else args.seeds
+    name = check_name(args.name if args.name is not None else f"{profile.name}-{datetime.now():%Y%m%d-%H%M%S}")
+    run_dir = runstore.join(location, name)
+    if runstore.exists(runstore.join(run_dir, SPEC_FILE)):
+        raise ValueError(f"study {name!r} already exists under {runstore.redact(location)}; use --resume or "
+                         "another --name")
+    if runstore.list_names(run_dir):
+        raise ValueError(f"{runstore.redact(run_dir)} exists and is not a study (no {SPEC_FILE}); choose another "
+                         "--name or remove the folder")
+    spec = StudySpec(name=name, storage=location, profile=profile, seeds=tuple(range(seeds)), data=_path(args.data),
+                     images=_path(args.images), address=args.address, wandb=args.wandb or "offline",
+                     wandb_project=args.wandb_project or "resnet-ablation",
+                     max_failures=3 if args.max_failures is None else args.max_failures, components=records,
+                     tuning=_tuning_budget(args, profile.epochs))
+    return Request(spec=spec, resume=False, secrets=secrets, components=sources)
+
+
+def _path(value: str | None) -> str | None:
+    """A data path as an absolute path, so the spec means the same from any working directory."""
+    return None if value is None else str(Path(value).expanduser().absolute())
+
+
+def _resume(args: argparse.Namespace, location: str, secrets: dict[str, str]) -> Request:
+    if not args.name:
+        raise ValueError("--resume needs the --name of the study to continue")
+    name = check_name(args.name)
+    run_dir = runstore.join(location, name)
+    spec_path = runstore.join(run_dir, SPEC_FILE)
+    if not runstore.exists(spec_path):
+        raise ValueError(f"nothing to resume: no study {name!r} under {runstore.redact(location)} (no {SPEC_FILE})")
+    try:
+        saved = StudySpec.from_yaml(runstore.read_text(spec_path), where=runstore.redact(spec_path))
+    except UnicodeDecodeError:
+        raise SpecError(f"{runstore.redact(spec_path)} is not text; restore it or start a new study") from None
+    changed = _changed_on_resume(args, saved)
+    if changed:
+        raise ValueError(f"{', '.join(changed)} cannot change when resuming: study {name!r} keeps what it was "
+                         "started with (give the same values or none; start a new study to change them)")
+    if args.tune_first and not saved.tuning:
+        raise ValueError(f"study {name!r} was started without --tune-first; tuning now would change what its "
+                         "trials run: resume it without --tune-first or start a new study")
+    sources = {}
+    for record in saved.components:
+        path = record.get("path", "")
+        source = read_components_file(path)
+        if hashlib.sha256(source.encode()).hexdigest() != record.get("sha256"):
+            raise ValueError(f"component file {path} changed since study {name!r} started; restore it (its trials "
+                             "would not be comparable) or start a new study")
+        sources.update(_load_components([path])[0])
+    grown_from = None
+    seeds = saved.seeds
+    if args.seeds is not None:
+        if args.seeds < len(saved.seeds):
+            raise ValueError(f"--seeds {args.seeds} is below the study's {len(saved.seeds)} seeds; a study grows, "
+                             "it never drops seeds")
+        if args.seeds > len(saved.seeds):
+            grown_from, seeds = len(saved.seeds), tuple(range(args.seeds))
+    # Where it runs may change on resume (storage location, cluster, resources, retries, W&B); what it runs not.
+    profile = saved.profile.with_overrides(cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial)
+    spec = replace(saved, name=name, storage=location, profile=profile, seeds=seeds, address=args.address,
+                   wandb=args.wandb or saved.wandb, wandb_project=args.wandb_project or saved.wandb_project,
+                   max_failures=saved.max_failures if args.max_failures is None else args.max_failures)
+    return Request(spec=spec, resume=True, secrets=secrets, components=sources, grown_from=grown_from)
+
+
+def _changed_on_resume(args: argparse.Namespace, saved: StudySpec) -> list[str]:
+    """The flags that fix what a study computes and were given with a value other than the saved one."""
+    p = saved.profile
+    saved_values = {"profile": p.name, "data": saved.data, "images": saved.images, "epochs": p.epochs,
+                    "factors": list(p.factors), "components": [c.get("path") for c in saved.components],
+                    "image_size": p.image_size, "width": p.width, "vary_split": p.vary_split}
+    asked = {"data": _path(args.data), "images": _path(args.images),
+             "components": [str(Path(c).expanduser().resolve()) for c in args.components or []] or None}
+    changed = []
+    for flag in (*FIXED_ON_RESUME, "vary_split"):
+        value = asked.get(flag, getattr(args, flag))
+        if value is None or value is False:
+            continue
+        if value != saved_values[flag]:
+            changed.append(f"--{flag.replace('_', '-')}")
+    return changed
+
+
+def _tuning_budget(args: argparse.Namespace, epochs: int) -> dict[str, int]:
+    """--tune-first's budget for the spec; {} without --tune-first."""
+    flags = given(args, ("tune_trials", "tune_epochs", "tune_concurrency"))
+    if not args.tune_first:
+        if flags:
+            raise ValueError(f"{' and '.join(flags)} need --tune-first")
+        return {}
+    pick = lambda value, default: default if value is None else value  # noqa: E731
+    return {"trials": pick(args.tune_trials, DEFAULT_TRIALS), "epochs": pick(args.tune_epochs, epochs),
+            "concurrency": pick(args.tune_concurrency, DEFAULT_CONCURRENCY)}
+
+
+def export_secrets(secrets: dict[str, str]) -> None:
+    """Storage credentials into this process's environment, where pyarrow's filesystems read them."""
+    os.environ.update(secrets)

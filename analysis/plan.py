@@ -1,0 +1,148 @@
+"""Plan from a pilot: the seeds per cell an effect of interest needs, the trials that adds, and what they cost.
+
+From a finished study's analysis (analysis/analyse.py), two rows, one per noise level:
+  - the residual sd of the effects' fit as observed, and its one-sided 80% upper confidence bound (chi-square:
+    planning with it makes the count suffice for the true noise with probability >= 80%);
+  - seeds per cell at which the family-wise rule resolves an effect of min_effect with the given power, tested at
+    alpha / m per term (Holm never resolves less than Bonferroni, so the power is a lower bound), noncentral t,
+    balanced design with seed blocks (analysis/power.py);
+  - trials added: the runs missing to reach that many completed seeds in every cell (a failed run is run again);
+  - compute: trials added x the pilot's mean train_seconds per completed trial; wall time: compute / concurrent
+    slots (results/timing.json's `concurrent_slots` from the pilot's last run, or the slots of the cluster now).
+train_seconds counts the epochs only, not start-up, data loading or scheduling, so the wall time is a lower
+bound; where timing.json holds the pilot's orchestration efficiency (trial seconds / (wall x slots)) the table
+also gives the wall time at that efficiency.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.analyse import Analysis
+from analysis.effects import ALPHA
+from analysis.load import COMPLETED, ResultsError
+from analysis.power import MAX_SEEDS, PLANNING_CONFIDENCE, POWER, factorial_seeds_needed, sd_upper_bound
+from analysis.schema import TIMING_FILE
+
+PLAN_COLUMNS = ("basis", "residual_sd", "df", "confidence", "n_cells", "n_terms", "n_seeds", "min_effect", "power",
+                "alpha_per_term", "seeds_needed", "trials_added", "seconds_per_trial", "n_timed", "compute_seconds",
+                "slots", "wall_seconds", "efficiency", "wall_seconds_at_efficiency")
+OBSERVED = "observed"
+
+
+def read_timing(run_dir: str | Path) -> dict | None:
+    """RUN_DIR/results/timing.json as written by the driver; None where it is missing or unreadable."""
+    path = Path(run_dir) / TIMING_FILE
+    try:
+        timing = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return timing if isinstance(timing, dict) else None
+
+
+def _positive(value) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return np.nan
+    return x if np.isfinite(x) and x > 0 else np.nan
+
+
+def trial_seconds(trials: pd.DataFrame) -> tuple[float, int]:
+    """(mean train_seconds of the completed trials that have one, how many); (NaN, 0) without the column."""
+    if "train_seconds" not in trials:
+        return np.nan, 0
+    done = trials["status"].astype(str).str.strip().str.lower() == COMPLETED
+    seconds = pd.to_numeric(trials.loc[done, "train_seconds"], errors="coerce")
+    seconds = seconds[np.isfinite(seconds) & (seconds > 0)]
+    return (float(seconds.mean()), len(seconds)) if len(seconds) else (np.nan, 0)
+
+
+def plan_table(a: Analysis, min_effect: float | None = None, power: float = POWER, timing: dict | None = None,
+               slots: int | None = None, confidence: float = PLANNING_CONFIDENCE, alpha: float = ALPHA
+               ) -> pd.DataFrame:
+    """PLAN_COLUMNS, one row at the observed residual sd and one at its upper bound (fractions, seconds).
+
+    min_effect: a fraction (default: the analysis's); timing: results/timing.json (`read_timing`); slots: the
+    concurrent trials to plan the wall time for (default: timing's `concurrent_slots`). ResultsError (one line)
+    when the pilot has no estimate of the noise."""
+    min_effect = a.min_effect if min_effect is None else min_effect
+    if not (np.isfinite(min_effect) and min_effect > 0):
+        raise ResultsError(f"the smallest effect of interest must be > 0; got {min_effect!r}")
+    if a.fit is None or a.fit.df < 1:
+        why = a.skipped[-1] if a.skipped else "the fit has no residual degrees of freedom"
+        raise ResultsError(f"cannot plan from this pilot: {why}")
+    timing = timing or {}
+    counts = a.design.cell_counts[a.design.cell_counts > 0]
+    n_cells, n_terms = len(counts), a.design.n_terms
+    sd, df = float(a.fit.sigma), float(a.fit.df)
+    per_trial, n_timed = trial_seconds(a.study.trials)
+    slots = _positive(slots if slots is not None else timing.get("concurrent_slots"))
+    efficiency = _positive(timing.get("orchestration_efficiency"))
+    rows = []
+    for basis, noise in ((OBSERVED, sd), (f"{confidence:.0%} upper bound", sd_upper_bound(sd, df, confidence))):
+        need = factorial_seeds_needed(min_effect, noise, n_cells, n_terms, alpha, power) if noise > 0 else np.nan
+        added = float(np.maximum(need - counts, 0).sum()) if np.isfinite(need) else need
+        compute = added * per_trial if added else 0.0
+        wall = compute / slots
+        rows.append({"basis": basis, "residual_sd": noise, "df": df, "confidence": confidence, "n_cells": n_cells,
+                     "n_terms": n_terms, "n_seeds": int(counts.min()), "min_effect": min_effect, "power": power,
+                     "alpha_per_term": alpha / n_terms, "seeds_needed": need, "trials_added": added,
+                     "seconds_per_trial": per_trial, "n_timed": n_timed, "compute_seconds": compute, "slots": slots,
+                     "wall_seconds": wall, "efficiency": efficiency, "wall_seconds_at_efficiency": wall / efficiency})
+    return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
+
+
+def duration(seconds: float) -> str:
+    """'45 s', '12 min', '3.4 h', '2.1 d'; a dash where unknown, 'unbounded' for an infinite count."""
+    if np.isnan(seconds):
+        return "—"
+    if np.isinf(seconds):
+        return "unbounded"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h" if seconds < 172_800 else f"{seconds / 86_400:.1f} d"
+
+
+def seeds_count(n: float) -> str:
+    if np.isnan(n):
+        return "—"
+    return f"> {MAX_SEEDS:,}" if np.isinf(n) else f"{int(n)}"
+
+
+def trials_count(n: float) -> str:
+    return "—" if np.isnan(n) else "unbounded" if np.isinf(n) else f"{int(n)}"
+
+
+def format_plan(table: pd.DataFrame) -> str:
+    """The lines `--plan` prints: the noise, the rule planned for, and per noise level the seeds, trials, cost."""
+    first, upper = table.iloc[0], table.iloc[-1]
+    lines = [f"plan for an effect of {100 * first.min_effect:.2f} pp with {first.power:.0%} power (pilot: "
+             f"{first.n_seeds} seeds per cell in {first.n_cells} cells, {first.n_terms} terms, {first.df:.0f} "
+             "residual df)",
+             f"  residual sd: {100 * first.residual_sd:.2f} pp observed; {100 * upper.residual_sd:.2f} pp at its "
+             f"one-sided {upper.confidence:.0%} upper confidence bound (chi-square)",
+             f"  each term tested at α/{first.n_terms} = {first.alpha_per_term:.4f} (Bonferroni, a lower bound on "
+             "the power of the Holm rule), noncentral t, balanced design with seed blocks"]
+    wall = f"wall ({first.slots:.0f} slots)" if np.isfinite(first.slots) else "wall (slots unknown)"
+    header = ["basis", "seeds/cell", "trials added", "compute", wall]
+    efficient = np.isfinite(first.efficiency)
+    if efficient:
+        header.append(f"wall at pilot efficiency {first.efficiency:.2f}")
+    cells = [header] + [[r.basis, seeds_count(r.seeds_needed), trials_count(r.trials_added),
+                         duration(r.compute_seconds), duration(r.wall_seconds)]
+                        + ([duration(r.wall_seconds_at_efficiency)] if efficient else [])
+                        for r in table.itertuples()]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    if np.isfinite(first.seconds_per_trial):
+        lines.append(f"  compute: trials added x {first.seconds_per_trial:.1f} s, the mean train_seconds of the "
+                     f"pilot's {first.n_timed} completed trials (epochs only: the wall time is a lower bound)")
+    else:
+        lines.append("  compute: unknown (trials.csv has no train_seconds)")
+    return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""The result tables' contract: the one definition of every column of results/trials.csv and results/epochs.csv.
+
+The study writes the tables with these columns (ablation/export.py imports this module) and the analysis reads them
+(analysis/load.py). The factors are NAMED, not found by position: spec.yaml's `factors:` mapping (name -> levels,
+baseline first) is the authority; a table without a spec beside it falls back to the columns between `model` and
+`seed`, the order the writer always uses.
+
+trials.csv, one row per trial:
+    trial_id, config, model, <one column per factor>, seed          identity (IDENTITY + factors + seed)
+    status ... train_seconds                                         TRIAL_SUMMARY
+    node_id, hostname, pid, ended_at                                 PLACEMENT (of the last epoch)
+    lr, weight_decay, ... epochs                                     RECIPE (those that are not factors)
+epochs.csv, one row per trial and epoch: the identity, EPOCH_METRICS, PLACEMENT.
+
+waves.csv, one row per look and model term, written by a study run until its effects are settled
+(analysis/sequential.py): WAVES_COLUMNS. look counts from 1; n_seeds is the seeds per cell the look used (seeds
+0..n_seeds-1); n_looks, max_seeds, alpha_look (the family-wise 0.05 / n_looks) and min_effect state the rule;
+estimate, se, ci_low, ci_high (at 1 - alpha_look), p_value, p_holm are the look's fit; status is resolved,
+negligible or unsettled, settled_at_look the look that settled it (0: not yet); seeds_needed (unsettled terms)
+is the seeds per cell at which one look at alpha_look settles a term of any true size with 80% power (noise at
+its 80% upper bound); decision (continue, settled, budget) and reason repeat on every row of the look.
+timing.json: the driver's last invocation (wall_seconds, trial_seconds, concurrent_slots, trials_run,
+orchestration_efficiency).
+
+Accuracies are fractions in [0, 1]; epochs count from 1; `status` is `completed` for a trial that ran all its
+epochs and `failed` otherwise; `params` is the model's parameter count; `train_seconds` the sum of its epochs'
+seconds. Readers ignore columns they do not know.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+IDENTITY = ("trial_id", "config", "model")
+SEED = "seed"
+TRIAL_SUMMARY = ("status", "epochs_done", "final_train_acc", "final_val_acc", "best_val_acc", "best_epoch",
+                 "final_train_loss", "final_val_loss", "params", "train_seconds")
+EPOCH_METRICS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+PLACEMENT = ("node_id", "hostname", "pid", "ended_at")  # where and when (unix seconds) an epoch ended
+RECIPE = ("lr", "weight_decay", "label_smoothing", "batch_size", "width", "depth", "epochs")
+
+COMPLETED = "completed"
+FAILED = "failed"
+METRICS = ("final_val_acc", "best_val_acc")  # the metrics the analysis can analyse
+ACCURACY_COLUMNS = ("final_train_acc", "final_val_acc", "best_val_acc")
+
+# What a reader needs; the rest of the columns above are written and may be absent in hand-made tables.
+REQUIRED_TRIAL_COLUMNS = ("trial_id", "config", "model", SEED, "status", "final_train_acc", "final_val_acc",
+                          "best_val_acc", "best_epoch")
+REQUIRED_EPOCH_COLUMNS = ("trial_id", "config", "model", SEED, "epoch", "train_acc", "val_acc")
+
+TRIALS_FILE = "results/trials.csv"
+EPOCHS_FILE = "results/epochs.csv"
+WAVES_FILE = "results/waves.csv"
+TIMING_FILE = "results/timing.json"
+WAVES_COLUMNS = ("look", "n_seeds", "n_looks", "max_seeds", "alpha_look", "min_effect", "term", "estimate", "se", "df",
+                 "n_runs", "ci_low", "ci_high", "p_value", "p_holm", "status", "settled_at_look", "seeds_needed",
+                 "decision", "reason")
+
+
+def identity_columns(factors: Sequence[str]) -> list[str]:
+    return [*IDENTITY, *factors, SEED]
+
+
+def trial_columns(factors: Sequence[str]) -> list[str]:
+    """Every column of trials.csv, in the order the study writes them."""
+    return [*identity_columns(factors), *TRIAL_SUMMARY, *PLACEMENT, *(c for c in RECIPE if c not in factors)]
+
+
+def epoch_columns(factors: Sequence[str]) -> list[str]:
+    """Every column of epochs.csv, in the order the study writes them."""
+    return [*identity_columns(factors), *EPOCH_METRICS, *PLACEMENT]
