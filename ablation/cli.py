@@ -12,6 +12,7 @@ from search_spaces.profiles import DEFAULT_PROFILE, PROFILES
 from search_spaces.tuning import DEFAULT_CONCURRENCY, DEFAULT_TRIALS
 from trainables.components import registry
 
+ALL_FACTORS = "all"  # --fold-over without a factor: every factor's signs
 DESCRIPTION = "Run the ResNet-34 component ablation: every configuration x seed as Ray Tune trials, then the report."
 
 
@@ -47,6 +48,13 @@ def build_parser() -> OneLineParser:
                                                 "configurations)")
     p.add_argument("--components", nargs="+", metavar="FILE",
                    help="Python file(s) registering components of your own (see examples/rezero.py)")
+    p.add_argument("--fraction", help="run a regular fraction of the grid, e.g. 1/2, 1/4, 1/8 (minimum aberration, "
+                                      "from the standard tables); the report states what it can and cannot separate")
+    p.add_argument("--resolution", help="run the smallest tabulated fraction with at least this resolution "
+                                        "(III, IV, V, ...)")
+    p.add_argument("--fold-over", nargs="?", const=ALL_FACTORS, metavar="FACTOR",
+                   help="with --resume: add the complementary fraction (every factor's signs, or FACTOR's only), "
+                        "e.g. resolution III -> IV; finished trials are not run again")
     p.add_argument("--vary-split", action="store_true", help="give seed k its own stratified train/val split "
                                                              "(split seed 42 + k) instead of one split for all")
     p.add_argument("--image-size", type=int, help="stored and trained image size; default: the profile's")
@@ -66,7 +74,16 @@ def build_parser() -> OneLineParser:
                                                               "comes from WANDB_ENTITY)")
     p.add_argument("--no-report", action="store_true", help="write the result tables only, no report")
     p.add_argument("--min-effect", type=float, help="smallest effect of interest in percentage points, for the "
-                                                    "report's planning (default 1)")
+                                                    "report's planning and --until-settled (default 1)")
+    # Seeds on demand
+    p.add_argument("--plan", action="store_true", help="read the finished study --name and print the seeds, trials "
+                                                       "and compute needed to detect --min-effect; trains nothing")
+    p.add_argument("--power", type=float, help="power to plan for with --plan (default 0.8)")
+    p.add_argument("--until-settled", action="store_true",
+                   help="run in waves of --wave seeds per cell from --seeds, analysing after each, until every "
+                        "term is resolved or shown smaller than --min-effect, or --max-seeds is reached")
+    p.add_argument("--wave", type=int, help="seeds per cell added by each wave of --until-settled (default 2)")
+    p.add_argument("--max-seeds", type=int, help="the seed budget of --until-settled (default 10)")
     # The tuning stage (ablation/tune_first.py)
     p.add_argument("--tune-first", action="store_true",
                    help="before the ablation, tune lr, weight decay and label smoothing for EVERY configuration "
@@ -82,7 +99,8 @@ def build_parser() -> OneLineParser:
 
 
 # Flags that fix what a study computes: a resumed study keeps its saved values, so giving one is an error.
-FIXED_ON_RESUME = ("profile", "data", "images", "epochs", "factors", "components", "image_size", "width")
+FIXED_ON_RESUME = ("profile", "data", "images", "epochs", "factors", "components", "image_size", "width", "fraction",
+                   "resolution")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

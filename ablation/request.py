@@ -13,8 +13,9 @@ from datetime import datetime
 from pathlib import Path
 
 import runstore
-from ablation.cli import FIXED_ON_RESUME, given
+from ablation.cli import ALL_FACTORS, FIXED_ON_RESUME, given
 from ablation.spec import SPEC_FILE, SpecError, StudySpec, check_name
+from search_spaces.designs import folded_design, fractional_design
 from search_spaces.profiles import DEFAULT_PROFILE, get_profile
 from search_spaces.tuning import DEFAULT_CONCURRENCY, DEFAULT_TRIALS
 from trainables.components import load_source, read_components_file
@@ -41,9 +42,13 @@ def _load_components(paths) -> tuple[dict[str, str], tuple[dict[str, str], ...]]
         absolute = str(Path(path).expanduser().resolve())
         source = read_components_file(absolute)
         try:
-            load_source(source, absolute)
+            added = load_source(source, absolute)
         except Exception as err:  # the user's code: where it failed, in one line
-            raise ValueError(f"--components {path}: loading it failed: {type(err).__name__}: {err}") from None
+            raise ValueError(f"--components {path}: loading it failed: {type(err).__name__}: "
+                             f"{' '.join(str(err).split())}") from None
+        if not added:
+            raise ValueError(f"--components {path}: the file registered no component (call "
+                             "trainables.components.register(Component(...)))")
         sources[absolute] = source
         records.append({"path": absolute, "sha256": hashlib.sha256(source.encode()).hexdigest()})
     return sources, tuple(records)
@@ -51,12 +56,20 @@ def _load_components(paths) -> tuple[dict[str, str], tuple[dict[str, str], ...]]
 
 def _check_numbers(args: argparse.Namespace) -> None:
     """Numbers the spec cannot see as given (a negative --seeds becomes an empty range)."""
-    for flag in ("seeds", "epochs", "tune_trials", "tune_epochs", "tune_concurrency"):
+    for flag in ("seeds", "epochs", "tune_trials", "tune_epochs", "tune_concurrency", "wave", "max_seeds"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
-    if args.min_effect is not None and not args.min_effect > 0:
-        raise ValueError(f"--min-effect must be > 0 percentage points, got {args.min_effect}")
+    if args.min_effect is not None and not 0 < args.min_effect < 100:
+        raise ValueError(f"--min-effect must be in (0, 100) percentage points, got {args.min_effect}")
+    if args.power is not None and not 0 < args.power < 1:
+        raise ValueError(f"--power must be in (0, 1), got {args.power}")
+    if not args.until_settled and (args.wave is not None or args.max_seeds is not None):
+        raise ValueError(f"{' and '.join(given(args, ('wave', 'max_seeds')))} need --until-settled")
+    if args.fraction is not None and args.resolution is not None:
+        raise ValueError("give --fraction or --resolution, not both")
+    if args.fold_over is not None and not args.resume:
+        raise ValueError("--fold-over adds the complementary fraction to a study: use it with --resume --name NAME")
 
 
 def resolve(args: argparse.Namespace) -> Request:
@@ -84,11 +97,13 @@ def _new(args: argparse.Namespace, location: str, secrets: dict[str, str]) -> Re
     if runstore.list_names(run_dir):
         raise ValueError(f"{runstore.redact(run_dir)} exists and is not a study (no {SPEC_FILE}); choose another "
                          "--name or remove the folder")
+    design = fractional_design(profile.factors, args.fraction, args.resolution) if (
+        args.fraction is not None or args.resolution is not None) else {}
     spec = StudySpec(name=name, storage=location, profile=profile, seeds=tuple(range(seeds)), data=_path(args.data),
                      images=_path(args.images), address=args.address, wandb=args.wandb or "offline",
                      wandb_project=args.wandb_project or "resnet-ablation",
                      max_failures=3 if args.max_failures is None else args.max_failures, components=records,
-                     tuning=_tuning_budget(args, profile.epochs))
+                     design=design, sequential=_sequential(args, seeds), tuning=_tuning_budget(args, profile.epochs))
     return Request(spec=spec, resume=False, secrets=secrets, components=sources)
 
 
@@ -106,9 +121,12 @@ def _resume(args: argparse.Namespace, location: str, secrets: dict[str, str]) ->
     if not runstore.exists(spec_path):
         raise ValueError(f"nothing to resume: no study {name!r} under {runstore.redact(location)} (no {SPEC_FILE})")
     try:
-        saved = StudySpec.from_yaml(runstore.read_text(spec_path), where=runstore.redact(spec_path))
+        text = runstore.read_text(spec_path)
     except UnicodeDecodeError:
         raise SpecError(f"{runstore.redact(spec_path)} is not text; restore it or start a new study") from None
+    # The study's own components first: the spec names them among its factors.
+    sources = _saved_components(text, name)
+    saved = StudySpec.from_yaml(text, where=runstore.redact(spec_path))
     changed = _changed_on_resume(args, saved)
     if changed:
         raise ValueError(f"{', '.join(changed)} cannot change when resuming: study {name!r} keeps what it was "
@@ -116,16 +134,10 @@ def _resume(args: argparse.Namespace, location: str, secrets: dict[str, str]) ->
     if args.tune_first and not saved.tuning:
         raise ValueError(f"study {name!r} was started without --tune-first; tuning now would change what its "
                          "trials run: resume it without --tune-first or start a new study")
-    sources = {}
-    for record in saved.components:
-        path = record.get("path", "")
-        source = read_components_file(path)
-        if hashlib.sha256(source.encode()).hexdigest() != record.get("sha256"):
-            raise ValueError(f"component file {path} changed since study {name!r} started; restore it (its trials "
-                             "would not be comparable) or start a new study")
-        sources.update(_load_components([path])[0])
     grown_from = None
     seeds = saved.seeds
+    if args.seeds is not None and (saved.sequential or args.until_settled):
+        raise ValueError("--seeds cannot be combined with --until-settled on resume: the waves decide the seeds")
     if args.seeds is not None:
         if args.seeds < len(saved.seeds):
             raise ValueError(f"--seeds {args.seeds} is below the study's {len(saved.seeds)} seeds; a study grows, "
@@ -134,10 +146,35 @@ def _resume(args: argparse.Namespace, location: str, secrets: dict[str, str]) ->
             grown_from, seeds = len(saved.seeds), tuple(range(args.seeds))
     # Where it runs may change on resume (storage location, cluster, resources, retries, W&B); what it runs not.
     profile = saved.profile.with_overrides(cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial)
+    design = saved.design
+    if args.fold_over is not None:
+        factor = None if args.fold_over == ALL_FACTORS else args.fold_over
+        design = folded_design(saved.design, saved.profile.factors, factor)
+    sequential = saved.sequential or (_sequential(args, len(seeds)) if args.until_settled else {})
     spec = replace(saved, name=name, storage=location, profile=profile, seeds=seeds, address=args.address,
+                   design=design, sequential=sequential,
                    wandb=args.wandb or saved.wandb, wandb_project=args.wandb_project or saved.wandb_project,
                    max_failures=saved.max_failures if args.max_failures is None else args.max_failures)
     return Request(spec=spec, resume=True, secrets=secrets, components=sources, grown_from=grown_from)
+
+
+def _saved_components(text: str, name: str) -> dict[str, str]:
+    """Load the component files a saved spec lists (each must still hold the source it had); path -> source."""
+    import yaml
+
+    try:
+        records = (yaml.safe_load(text) or {}).get("components") or []
+    except (yaml.YAMLError, AttributeError):
+        return {}  # StudySpec.from_yaml says what is wrong with the file
+    sources = {}
+    for record in records if isinstance(records, list) else []:
+        path = str(record.get("path", "")) if isinstance(record, dict) else ""
+        source = read_components_file(path)
+        if hashlib.sha256(source.encode()).hexdigest() != record.get("sha256"):
+            raise ValueError(f"component file {path} changed since study {name!r} started; restore it (its trials "
+                             "would not be comparable) or start a new study")
+        sources.update(_load_components([path])[0])
+    return sources
 
 
 def _changed_on_resume(args: argparse.Namespace, saved: StudySpec) -> list[str]:
@@ -156,6 +193,21 @@ def _changed_on_resume(args: argparse.Namespace, saved: StudySpec) -> list[str]:
         if value != saved_values[flag]:
             changed.append(f"--{flag.replace('_', '-')}")
     return changed
+
+
+def _sequential(args: argparse.Namespace, start: int) -> dict:
+    """--until-settled's schedule for the spec; {} without it."""
+    if not args.until_settled:
+        return {}
+    from analysis.sequential import looks
+
+    wave = 2 if args.wave is None else args.wave
+    max_seeds = 10 if args.max_seeds is None else args.max_seeds
+    if max_seeds < start:
+        raise ValueError(f"--max-seeds {max_seeds} is below the {start} seeds the study starts from")
+    min_effect = (1.0 if args.min_effect is None else args.min_effect) / 100
+    return {"start": start, "wave": wave, "max_seeds": max_seeds, "min_effect": min_effect,
+            "schedule": looks(start, wave, max_seeds)}
 
 
 def _tuning_budget(args: argparse.Namespace, epochs: int) -> dict[str, int]:

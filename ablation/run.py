@@ -16,9 +16,11 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 
 import runstore
 from ablation.cli import fail, parse_args
+from ablation.plan import local_copy, plan
 from ablation.request import Request, export_secrets, resolve
 from ablation.spec import SPEC_FILE, SpecError, StudySpec
 
@@ -26,15 +28,17 @@ from ablation.spec import SPEC_FILE, SpecError, StudySpec
 def run(request: Request, args) -> int:
     import ray
 
-    from ablation.export import write_tables
-    from ablation.study import (concurrent_slots, connect, pending_entries, run_study, shared_settings, study_data,
-                                trial_entries)
+    from ablation.study import concurrent_slots, connect, study_data
     from ablation.tune_first import TuningError, needs_tuning, run_tuning
+    from ablation.waves import fit_pending, run_waves
+    from search_spaces.designs import describe_choice
     from trainables.data import DataError
 
     spec = request.spec
     p = spec.profile
-    per_seed = study_data(spec)
+    # Every seed the study may reach (--until-settled grows it): with --vary-split each has its own split.
+    reach = spec.sequential.get("max_seeds", len(spec.seeds)) if spec.sequential else len(spec.seeds)
+    per_seed = study_data(replace(spec, seeds=tuple(range(max(reach, len(spec.seeds))))))
     data = per_seed[spec.seeds[0]]  # seed 0 has the profile's split either way; tuning carves its inner split from it
     splits = "a split per seed (--vary-split)" if p.vary_split else f"split seed {p.split_seed}"
     print(f"data: {data.source}: {len(data.train_labels)} train / {len(data.val_labels)} val images, "
@@ -51,7 +55,9 @@ def run(request: Request, args) -> int:
     connect(spec, request.secrets)
     # Only now: a study refused by the cluster leaves no spec behind (its folder is removed by main).
     runstore.write_atomic(runstore.join(spec.run_dir, SPEC_FILE), spec.to_yaml())
-    entries = trial_entries(spec)
+    print(f"design: {describe_choice(spec.design)}"
+          + (f"; grown from {request.grown_from} to {len(spec.seeds)} seeds" if request.grown_from else ""),
+          flush=True)
     try:
         if needs_tuning(spec):  # --tune-first: every configuration's own hyperparameters, saved in spec.yaml
             tuning_began = time.perf_counter()
@@ -61,62 +67,55 @@ def run(request: Request, args) -> int:
                 print(f"error: {err}", file=sys.stderr)
                 return 1
             began += time.perf_counter() - tuning_began  # the wall time and efficiency below are the ablation's
-            entries = trial_entries(spec)
-        pending = pending_entries(spec, per_seed)
-        print(f"study {spec.name}: {len(pending)} of {len(entries)} trials to run"
-              + (f" (grown from {request.grown_from} to {len(spec.seeds)} seeds)" if request.grown_from else ""),
-              flush=True)
-        slots = concurrent_slots(spec, max(1, len(pending)))
-        results = None
-        try:
-            results = run_study(spec, per_seed, request.components, pending)
-        finally:  # whatever happened to the fit, the tables hold every trial that finished
-            wall = time.perf_counter() - began
-            trials, _ = write_tables(spec, entries, shared_settings(spec), results)
+        slots = concurrent_slots(spec)
+        if spec.sequential:
+            spec, trials, trained = run_waves(spec, per_seed, request.components)
+        else:
+            trials, trained = fit_pending(spec, per_seed, request.components)
+        wall = time.perf_counter() - began
     finally:
         if started_ray:
             ray.shutdown()
-    ran = trials[(trials["config"] + "-s" + trials["seed"].astype(str)).isin(
-        {f"{e['config_id']}-s{e['seed']}" for e in pending})]
-    busy = float(ran["train_seconds"].fillna(0).sum())
-    timing = {"wall_seconds": wall, "trial_seconds": busy, "concurrent_slots": slots, "trials_run": len(pending),
-              "orchestration_efficiency": busy / (wall * slots) if pending else None}
-    runstore.write_atomic(runstore.join(spec.run_dir, "results", "timing.json"), json.dumps(timing, indent=1))
-    done = int((trials.status == "completed").sum())
-    efficiency = (f"; orchestration efficiency {busy / (wall * slots):.2f} (sum of trial training seconds "
-                  f"{busy:.1f} / ({wall:.1f} s x {slots} concurrent slots))") if pending else ""
-    print(f"study {spec.name}: {done}/{len(trials)} trials completed, {len(pending)} run now in {wall:.1f} s wall"
-          + efficiency)
+    _timing(spec, trials, trained, wall, slots)
     print(f"tables: {runstore.redact(spec.run_dir)}/results/trials.csv, .../results/epochs.csv")
     if not args.no_report:
         print(f"report: {_report(spec, args)}")
-    failed = len(trials) - done
+    failed = int((trials.status != "completed").sum())
     if failed:
         print(f"{failed} trial(s) did not complete; run again with --name {spec.name} --resume", file=sys.stderr)
         return 1
     return 0
 
 
-RESULT_FILES = ("trials.csv", "epochs.csv", "tuning.csv", "timing.json", "waves.csv")
+def _timing(spec: StudySpec, trials, trained: list[dict], wall: float, slots: int) -> None:
+    """results/timing.json and the summary line: wall time, trial seconds and the orchestration efficiency of
+    the trials trained by this command (sum of their training seconds / (wall x concurrent slots))."""
+    keys = {f"{e['config_id']}-s{e['seed']}" for e in trained}
+    ran = trials[(trials["config"] + "-s" + trials["seed"].astype(str)).isin(keys)]
+    busy = float(ran["train_seconds"].fillna(0).sum())
+    used = max(1, min(slots, len(trained)))
+    efficiency = busy / (wall * used) if trained else None
+    timing = {"wall_seconds": wall, "trial_seconds": busy, "concurrent_slots": slots, "slots_used": used,
+              "trials_run": len(trained), "orchestration_efficiency": efficiency}
+    runstore.write_atomic(runstore.join(spec.run_dir, "results", "timing.json"), json.dumps(timing, indent=1))
+    done = int((trials.status == "completed").sum())
+    line = (f"study {spec.name}: {done}/{len(trials)} trials completed, {len(trained)} trained now in {wall:.1f} s "
+            "wall")
+    if trained:
+        line += (f"; orchestration efficiency {efficiency:.2f} (sum of trial training seconds {busy:.1f} / "
+                 f"({wall:.1f} s x {used} concurrent slots))")
+    print(line, flush=True)
 
 
 def _report(spec: StudySpec, args) -> str:
     """Build the report from the tables and, with W&B on, the study's summary run; for a study on a URI, in a
-    local folder that is then uploaded."""
-    import tempfile
-    from pathlib import Path
-
+    local copy whose report folder is then uploaded."""
     from analysis.report import build_report
 
-    min_effect = (args.min_effect if args.min_effect is not None else 1.0) / 100
-    local = Path(spec.run_dir)
+    chosen = args.min_effect if args.min_effect is not None else None
+    min_effect = chosen / 100 if chosen is not None else spec.sequential.get("min_effect", 0.01)
+    local = local_copy(spec.run_dir)
     if not runstore.is_local(spec.run_dir):
-        local = Path(tempfile.mkdtemp(prefix="ablation-report-"))
-        for name in RESULT_FILES:
-            remote = runstore.join(spec.run_dir, "results", name)
-            if runstore.exists(remote):
-                (local / "results").mkdir(parents=True, exist_ok=True)
-                (local / "results" / name).write_bytes(runstore.read_bytes(remote))
         (local / SPEC_FILE).write_text(spec.to_yaml())
     path = build_report(local, min_effect=min_effect)
     _summary_run(spec, local)
@@ -148,8 +147,15 @@ def main(argv: list[str] | None = None) -> int:
         # so (the token comes from RAY_AUTH_TOKEN or ~/.ray/auth_token). Ray reads this once, at import.
         os.environ.setdefault("RAY_AUTH_MODE", "token")
     from ablation.study import ClusterError
+    from analysis.load import ResultsError
     from trainables.data import DataError
 
+    if args.plan:
+        try:
+            print(plan(args))
+            return 0
+        except (ValueError, ResultsError) as err:
+            return fail(runstore.redact(str(err)))
     try:
         request = resolve(args)  # any ValueError here is about the request
         export_secrets(request.secrets)

@@ -52,6 +52,9 @@ class StudySpec:
     components: tuple[dict[str, str], ...] = ()
     # A fractional design (--fraction/--resolution), as search_spaces.designs writes it; {}: the full grid.
     design: dict[str, Any] = field(default_factory=dict)
+    # --until-settled: {"start", "wave", "max_seeds", "min_effect", "schedule"}, fixed when the study starts so
+    # that a resumed driver repeats the same looks; {}: a fixed number of seeds.
+    sequential: dict[str, Any] = field(default_factory=dict)
     tuned: dict[str, dict[str, float]] = field(default_factory=dict)  # config id -> tuned hyperparameters
     # --tune-first: the tuning budget, the same for every configuration ({"trials", "epochs", "concurrency"});
     # empty: no tuning stage. Saved so that a resumed study finishes an interrupted tuning stage the same way.

@@ -162,13 +162,13 @@ def _launchable_node_types() -> list[dict[str, float]]:
             if t.get("max_workers", 0) > 0]
 
 
-def concurrent_slots(spec: StudySpec, n_trials: int | None = None) -> int:
-    """How many trials the cluster can run at once with the requested resources (at most n_trials)."""
+def concurrent_slots(spec: StudySpec) -> int:
+    """How many trials the cluster can run at once with the requested resources (at least 1)."""
     resources = ray.cluster_resources()
     slots = int(resources.get("CPU", 0) // spec.profile.cpus_per_trial)
     if spec.profile.gpus_per_trial > 0:
         slots = min(slots, int(round(resources.get("GPU", 0) / spec.profile.gpus_per_trial, 6)))
-    return max(1, min(slots, n_trials if n_trials is not None else len(trial_entries(spec))))
+    return max(1, slots)
 
 
 def _trainable(spec: StudySpec, data: dict[int, ImageData], components: dict[str, str]):

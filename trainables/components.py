@@ -155,18 +155,3 @@ def read_components_file(path: str | Path) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise ValueError(f"--components {path}: cannot read it ({err.__class__.__name__})") from None
-
-
-def load_components_file(path: str | Path) -> list[str]:
-    """Load a user's components file; the names it registered. Errors in it are one-line ValueErrors."""
-    source = read_components_file(path)
-    try:
-        added = load_source(source, str(path))
-    except ValueError as err:
-        raise ValueError(f"--components {path}: {err}") from None
-    except Exception as err:  # the user's code: show where it failed, in one line
-        raise ValueError(f"--components {path}: loading it failed: {type(err).__name__}: {err}") from None
-    if not added:
-        raise ValueError(f"--components {path}: the file registered no component (call "
-                         "trainables.components.register(Component(...)))")
-    return added

@@ -1,0 +1,86 @@
+"""Which cells of the 2^k grid a study runs: the full grid, or a regular fractional factorial and its fold-overs.
+
+A fraction is chosen from the minimum-aberration tables (analysis/fractional.py) by `--fraction 1/8` or
+`--resolution IV`, and recorded in spec.yaml as
+
+    design:
+      kind: fractional
+      fraction: 1/8                 # of the full grid, after any fold-overs
+      resolution: 4
+      generators: {depth: "shortcut:se:activation", ...}   # generated factor -> word, '-' for a negative sign
+      defining_relation: ["shortcut:se:activation:depth", ...]
+      cells: [0, 7, 11, ...]        # bit masks (bit i = factor i at its second level) of every cell to run
+      fold_overs: [null]            # each fold-over done: null = every factor's signs, or one factor's name
+
+`--resume --fold-over [FACTOR]` adds the complementary fraction's cells (never re-running a finished trial) and
+records the combined design, whose defining relation keeps only the words both fractions share with one sign.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from analysis.fractional import (Fraction, choose_design, defining_relation, design_cells, fold_over,
+                                 fraction_from_cells, parse_fraction, resolution, roman, word_name)
+
+FRACTIONAL = "fractional"
+
+
+def record(fraction: Fraction, cells: Sequence[int], fold_overs: Sequence[str | None]) -> dict[str, Any]:
+    """The spec's `design:` entry of a fraction (see the module docstring)."""
+    names = fraction.factors
+    res = resolution(fraction)
+    return {
+        "kind": FRACTIONAL,
+        "fraction": fraction.fraction,
+        "resolution": None if math.isinf(res) else int(res),
+        "generators": {names[g.factor]: ("-" if g.sign < 0 else "") + ":".join(
+            names[i] for i in range(len(names)) if g.word >> i & 1) for g in fraction.generators},
+        "defining_relation": [word_name(w, names) for w in defining_relation(fraction)],
+        "cells": sorted(int(c) for c in set(cells)),
+        "fold_overs": list(fold_overs),
+    }
+
+
+def fractional_design(factors: Sequence[str], fraction: str | None = None,
+                      resolution_wanted: str | None = None) -> dict[str, Any]:
+    """The design entry for `--fraction` or `--resolution` ({} when that is the full grid). ValueError (one line)
+    for a malformed fraction or one whose resolution would be below III."""
+    if len(factors) < 3:
+        raise ValueError(f"a fractional design needs at least 3 factors; --factors gives {len(factors)}")
+    p = parse_fraction(fraction) if fraction is not None else None
+    chosen = choose_design(list(factors), p=p, resolution=resolution_wanted)
+    if chosen.p == 0:
+        return {}
+    return record(chosen, design_cells(chosen).tolist(), [])
+
+
+def folded_design(design: dict[str, Any], factors: Sequence[str], factor: str | None = None) -> dict[str, Any]:
+    """The design after a fold-over of the current fraction (every factor's signs, or one factor's)."""
+    if not design:
+        raise ValueError("--fold-over needs a fractional study; this one runs the full grid")
+    current = fraction_from_cells(list(factors), design["cells"])
+    if current.p == 0:
+        raise ValueError("--fold-over: the study already runs every cell of the grid")
+    if factor is not None and factor not in factors:
+        raise ValueError(f"--fold-over {factor!r}: not one of the study's factors {list(factors)}")
+    added = design_cells(fold_over(current, factor)).tolist()
+    cells = sorted(set(design["cells"]) | set(added))
+    if len(cells) == len(design["cells"]):
+        raise ValueError(f"--fold-over {factor or '(all factors)'} adds no cell: the complementary fraction is "
+                         "already run; fold over another factor")
+    combined = fraction_from_cells(list(factors), cells)
+    folded = record(combined, cells, [*design.get("fold_overs", []), factor])
+    return folded if combined.p > 0 else {**folded, "kind": FRACTIONAL, "resolution": None}
+
+
+def describe_choice(design: dict[str, Any]) -> str:
+    """One line for the driver's log."""
+    if not design:
+        return "full grid"
+    res = design.get("resolution")
+    if res is None:  # fold-overs completed the grid
+        return f"the full grid ({len(design['cells'])} cells), reached by fold-over(s) of a fraction"
+    return (f"a {design['fraction']} fraction ({len(design['cells'])} cells), resolution "
+            f"{roman(res) if res else 'full'}, generators "
+            + ", ".join(f"{k} = {v}" for k, v in design["generators"].items()))
