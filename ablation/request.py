@@ -75,6 +75,9 @@ def _check_numbers(args: argparse.Namespace) -> None:
 def resolve(args: argparse.Namespace) -> Request:
     _check_numbers(args)
     location, secrets = _storage(args)
+    export_secrets(secrets)
+    # First, with a time limit: everything below reads the storage, and a dead network would hang there.
+    runstore.check_writable(location)
     if args.address:
         from ablation.study import check_address
 

@@ -21,7 +21,7 @@ from dataclasses import replace
 import runstore
 from ablation.cli import fail, parse_args
 from ablation.plan import local_copy, plan
-from ablation.request import Request, export_secrets, resolve
+from ablation.request import Request, resolve
 from ablation.spec import SPEC_FILE, SpecError, StudySpec
 
 
@@ -158,8 +158,6 @@ def main(argv: list[str] | None = None) -> int:
             return fail(runstore.redact(str(err)))
     try:
         request = resolve(args)  # any ValueError here is about the request
-        export_secrets(request.secrets)
-        runstore.check_writable(request.spec.storage)
         lock = runstore.RunLock(request.spec.run_dir).acquire()
     except (ValueError, runstore.LockError) as err:
         return fail(runstore.redact(str(err)))

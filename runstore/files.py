@@ -90,9 +90,18 @@ def write_atomic(location: str | os.PathLike, data: bytes | str) -> None:
         stream.write(data.encode("utf-8") if isinstance(data, str) else data)
 
 
+@contextlib.contextmanager
+def _reporting(location: str | os.PathLike, what: str) -> Iterator[None]:
+    """An OSError of the filesystem (no network, no permission) as a one-line StorageError."""
+    try:
+        yield
+    except OSError as err:
+        raise StorageError(f"cannot {what} {redact(str(location))!r}: {redact(_one_line(err))}") from None
+
+
 def read_bytes(location: str | os.PathLike) -> bytes:
     fs, path = _fs(location)
-    with fs.open_input_stream(path) as stream:
+    with _reporting(location, "read"), fs.open_input_stream(path) as stream:
         return stream.read()
 
 
@@ -100,22 +109,27 @@ def read_text(location: str | os.PathLike) -> str:
     return read_bytes(location).decode("utf-8")
 
 
-def exists(location: str | os.PathLike) -> bool:
+def _kind(location: str | os.PathLike) -> pafs.FileType:
     fs, path = _fs(location)
-    return fs.get_file_info(path).type != pafs.FileType.NotFound
+    with _reporting(location, "reach"):
+        return fs.get_file_info(path).type
+
+
+def exists(location: str | os.PathLike) -> bool:
+    return _kind(location) != pafs.FileType.NotFound
 
 
 def is_file(location: str | os.PathLike) -> bool:
-    fs, path = _fs(location)
-    return fs.get_file_info(path).type == pafs.FileType.File
+    return _kind(location) == pafs.FileType.File
 
 
 def list_names(location: str | os.PathLike) -> list[str]:
     """The names directly inside a folder (files and folders), sorted; [] when it does not exist."""
-    fs, path = _fs(location)
-    if fs.get_file_info(path).type != pafs.FileType.Directory:
+    if _kind(location) != pafs.FileType.Directory:
         return []
-    return sorted(info.base_name for info in fs.get_file_info(pafs.FileSelector(path)))
+    fs, path = _fs(location)
+    with _reporting(location, "list"):
+        return sorted(info.base_name for info in fs.get_file_info(pafs.FileSelector(path)))
 
 
 def remove(location: str | os.PathLike) -> None:

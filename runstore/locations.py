@@ -37,7 +37,10 @@ def normalise(location: str | os.PathLike) -> str:
 
 
 def join(location: str, *parts: str) -> str:
-    return "/".join([str(location).rstrip("/"), *parts])
+    """`location`/part/...; a URI's query (`?endpoint_override=...`) stays at the end, where it belongs."""
+    location = str(location)
+    base, mark, query = location.partition("?") if not is_local(location) else (location, "", "")
+    return "/".join([base.rstrip("/"), *parts]) + mark + query
 
 
 def filesystem(location: str | os.PathLike) -> tuple[pafs.FileSystem, str]:

@@ -46,10 +46,14 @@ def fractional_design(factors: Sequence[str], fraction: str | None = None,
                       resolution_wanted: str | None = None) -> dict[str, Any]:
     """The design entry for `--fraction` or `--resolution` ({} when that is the full grid). ValueError (one line)
     for a malformed fraction or one whose resolution would be below III."""
+    flag = f"--fraction {fraction}" if fraction is not None else f"--resolution {resolution_wanted}"
     if len(factors) < 3:
-        raise ValueError(f"a fractional design needs at least 3 factors; --factors gives {len(factors)}")
-    p = parse_fraction(fraction) if fraction is not None else None
-    chosen = choose_design(list(factors), p=p, resolution=resolution_wanted)
+        raise ValueError(f"{flag}: a fractional design needs at least 3 factors; --factors gives {len(factors)}")
+    try:
+        p = parse_fraction(fraction) if fraction is not None else None
+        chosen = choose_design(list(factors), p=p, resolution=resolution_wanted)
+    except ValueError as err:
+        raise ValueError(f"{flag}: {err}") from None
     if chosen.p == 0:
         return {}
     return record(chosen, design_cells(chosen).tolist(), [])

@@ -84,3 +84,42 @@ def test_finished_trial_in_the_ledger_is_not_trained_again(digits_small, tmp_pat
     changed = LocalReporter()
     train_trial(dict(config, lr=1e-3), digits_small, changed, store=str(tmp_path))
     assert [r["epoch"] for r in changed.rows] == [1, 2]
+
+
+def test_a_corrupt_ledger_record_is_set_aside_and_its_trial_runs_again(digits_small, tmp_path):
+    """A record truncated by a power cut neither fails the trial on every retry nor loses the others: it is moved
+    to ledger/corrupt/ with a warning, the trial trains again, and its new record is whole."""
+    import json
+
+    import pytest
+
+    from trainables.ledger import read_all
+
+    config = dict(TINY, seed=5, epochs=1)
+    other = dict(TINY, seed=6, epochs=1)
+    train_trial(config, digits_small, LocalReporter(), store=str(tmp_path))
+    train_trial(other, digits_small, LocalReporter(), store=str(tmp_path))
+    record = tmp_path / "ledger" / "shortcut=1-se=0-act=relu-s5.json"
+    whole = record.read_text()
+    record.write_text(whole[: len(whole) // 2])
+    with pytest.warns(UserWarning, match="unreadable .* will run again"):
+        assert list(read_all(str(tmp_path / "ledger"))) == ["shortcut=1-se=0-act=relu-s6"]
+    assert [p.name.split(".json")[0] for p in (tmp_path / "ledger" / "corrupt").iterdir()] == [record.stem]
+    rerun = LocalReporter()
+    train_trial(config, digits_small, rerun, store=str(tmp_path))
+    assert [r["epoch"] for r in rerun.rows] == [1]  # trained again, not re-reported from a broken record
+    assert json.loads(record.read_text())["history"][-1]["val_acc"] == json.loads(whole)["history"][-1]["val_acc"]
+
+
+def test_a_checkpoint_of_another_configuration_or_data_is_not_resumed(digits_small, tmp_path):
+    """The checkpoint carries the trial's identity: one written by another recipe (or data) starts fresh."""
+    import pytest
+
+    config = dict(TINY, seed=1, epochs=2)
+    _run(config, digits_small, tmp_path / "ckpt", stop_after=1)
+    with pytest.warns(UserWarning, match="belongs to another configuration or data set"):
+        rows = _run(dict(config, lr=1e-2), digits_small, tmp_path / "ckpt")
+    assert [r["epoch"] for r in rows] == [1, 2]
+    (tmp_path / "ckpt" / "state.pt").write_bytes(b"truncated")
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert [r["epoch"] for r in _run(config, digits_small, tmp_path / "ckpt")] == [1, 2]
