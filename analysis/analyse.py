@@ -1,7 +1,9 @@
 """Every statistic the report shows, computed once from a loaded study.
 
 Effects, Shapley values and the gain come from one OLS fit (full 2^k model with seed blocks) on every completed
-run with the metric; a failed or missing run costs only itself. The design is read from the data: where the
+run with the metric; a failed or missing run costs only itself. The effects' intervals use its pooled residual sd;
+on a full grid the gain's and the Shapley values' use the per-seed values of each contrast (`analysis.shapley`),
+which hold whatever the noise of each cell, and fall back to the pooled sd with fewer than 2 complete seeds. The design is read from the data: where the
 cells with a completed run are a regular fraction of the grid (fold-overs included) rather than all of it, the
 fit is `analysis.fraction_effects`' (one term per alias chain, under a stated assumption); where they are
 neither, a note says so and the effects are not computed. The parts that need two-level factors and a run
@@ -24,7 +26,7 @@ from analysis.load import COMPLETED, METRICS, ResultsError, Study, completed
 from analysis.observed_design import FRACTION, IRREGULAR, ObservedDesign, observe_design, read_spec_design
 from analysis.paired import paired_comparisons, study_table
 from analysis.power import PLANNING_CONFIDENCE, POWER, effect_planning, factorial_seeds_needed, sd_upper_bound
-from analysis.shapley import attribution_table, gain_summary
+from analysis.shapley import per_seed_attribution_table, per_seed_gain_summary
 
 MIN_EFFECT = 0.01  # the smallest effect of interest for planning, as a fraction (1 percentage point)
 
@@ -67,8 +69,8 @@ class Analysis:
     effects: pd.DataFrame | None = None
     power: pd.DataFrame | None = None  # effect_planning: MDE per term, seeds for min_effect
     plan: Plan | None = None
-    shapley: pd.DataFrame | None = None  # attribution_table: one row per factor, then the total (the gain)
-    gain: dict | None = None  # baseline, full (seed-adjusted cell means), gain and its interval
+    shapley: pd.DataFrame | None = None  # per-seed (full grid) or pooled (fraction) attribution table; `method`
+    gain: dict | None = None  # baseline, full (seed-adjusted cell means), gain, its interval and `method`
     cells: pd.DataFrame | None = None  # cell n and raw mean, bit-mask order
     marginal: pd.DataFrame | None = None
     interactions: pd.DataFrame | None = None
@@ -160,8 +162,8 @@ def analyse(study: Study, metric: str = "final_val_acc", min_effect: float = MIN
                             f"uses the other {design.n_runs} runs): " + "; ".join(result.missing) + unequal)
     if result.fractional is None:
         result.effects = with_aliases(effects_table(design, fit), [""] * design.n_terms)
-        result.shapley = attribution_table(design, fit)
-        result.gain = gain_summary(design, fit)
+        result.shapley = per_seed_attribution_table(design, fit)
+        result.gain = per_seed_gain_summary(design, fit)
     else:
         f = result.fractional
         result.effects, result.shapley, result.gain = f.effects, f.shapley, f.gain

@@ -1,7 +1,9 @@
 """The report's inferential sections: how far to trust it, at a glance, effects, Shapley, named models, planning.
 
 Every number carries its n, every interval its method and level, and one rule decides "resolved" everywhere:
-Holm-adjusted p < 0.05 within a family (the factorial terms; the named-model comparisons). A fractional study
+Holm-adjusted p < 0.05 within a family (the factorial terms; the named-model comparisons). The effects' intervals
+use the pooled residual sd; the gain's and the Shapley values' are per-seed t intervals on a full grid (pooled only
+where fewer than 2 seeds are complete, and in a fraction), and each says which. A fractional study
 also says, once, what its fraction can and cannot separate, lists each estimate's alias chain, and labels the
 Shapley values and the gain with the assumption they rest on (analysis/fraction_effects.py).
 """
@@ -17,7 +19,7 @@ from analysis.fraction_effects import ALIAS_ORDER, ALIASES, shapley_label
 from analysis.plan import duration, plan_table, read_timing, trials_count
 from analysis.power import MAX_SEEDS
 from analysis.render import DASH, Document, interval, p_is, pct, pp, pvalue
-from analysis.shapley import TOTAL, per_seed_gain
+from analysis.shapley import TOTAL, is_per_seed, per_seed_gain
 
 BORDERLINE = (0.01, 0.20)  # Holm p in this range: a few more seeds could flip the verdict
 
@@ -57,13 +59,32 @@ def _end_text(value: float, n: int, a: Analysis) -> str:
     return f"{pct(value)}%{adjusted}, n = {n}"
 
 
+def interval_words(method: str, df: float) -> str:
+    """How an interval of the gain or a Shapley value was made, for a parenthesis."""
+    if is_per_seed(method):
+        return f"per-seed t, {df + 1:.0f} seeds, {df:.0f} df"
+    return f"t, pooled residual sd, {df:.0f} df" if df >= 1 else "no interval, 0 residual df"
+
+
+def seeds_left_out(a: Analysis, used) -> list:
+    """The seeds of the fit that a per-seed interval does not use (a run it needs is missing)."""
+    used = set(used)
+    return [s for s in a.design.seeds.tolist() if s not in used]
+
+
+def seed_list(seeds) -> str:
+    return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(str(s) for s in seeds)
+
+
 def _gain_text(a: Analysis) -> str:
     g = a.gain
     base, full = end_names(a)
     assumed = f"; under the assumption that {a.fractional.assumption}" if a.fractional is not None else ""
+    gone = seeds_left_out(a, g["interval_seeds"]) if is_per_seed(g["method"]) else []
+    left = f"; {seed_list(gone)} left out, without both end cells" if gone else ""
     return (f"{base} ({_end_text(g['baseline'], g['n_baseline'], a)}) → {full} "
             f"({_end_text(g['full'], g['n_full'], a)}): {pp(g['gain'])} pp, "
-            + (f"95% CI {interval(g['ci_low'], g['ci_high'])} (t, pooled residual sd, {g['df']:.0f} df{assumed})"
+            + (f"95% CI {interval(g['ci_low'], g['ci_high'])} ({interval_words(g['method'], g['df'])}{left}{assumed})"
                if np.isfinite(g["ci_low"]) else f"no interval (0 residual df{assumed})"))
 
 
@@ -89,6 +110,7 @@ def trust(doc: Document, a: Analysis) -> None:
         + (f"; {len(a.missing)} cell-seed run(s) absent, see Gaps" if a.missing else "") + ").",
         f"Noise of one run (residual sd after configuration and seed): {size(p.residual_sd)} pp on {p.df:.0f} df; "
         f"its one-sided {p.confidence:.0%} upper confidence bound (chi-square): {size(p.sd_upper)} pp.",
+        _intervals_item(a),
         f"Smallest effect resolved with {p.power:.0%} power at this n ({per_cell(a)} per cell): {size(p.mde)} pp "
         f"at the observed sd, {size(p.mde_sd_upper)} pp at its upper bound.",
         f"Family-wise rule: a term is resolved only when its Holm-adjusted p < {p.alpha} over all {p.n_terms} "
@@ -103,6 +125,23 @@ def trust(doc: Document, a: Analysis) -> None:
     doc.bullets(items)
     doc.paragraph("What would change the conclusions:")
     doc.bullets(_fragile(a) or ["Nothing flagged: no verdict is near the threshold."])
+
+
+def _intervals_item(a: Analysis) -> str:
+    """What the intervals of the effects, the gain and the Shapley values assume about the noise."""
+    g = a.gain
+    effects = ("Intervals of the effects: the pooled residual sd above; each effect weighs every cell equally, so "
+               "it needs only the cells' average noise, which that sd estimates.")
+    if g is not None and is_per_seed(g["method"]):
+        first = a.shapley.iloc[0]
+        values = (f"the Shapley values: {first['df'] + 1:.0f} seeds" if is_per_seed(first["method"])
+                  else "the Shapley values: pooled, fewer than 2 seeds with a run in every cell")
+        return (f"{effects} Intervals of the gain and the Shapley values: per-seed t, over the seeds with a run in "
+                f"every cell each uses (the gain: {g['df'] + 1:.0f} seeds; {values}); each seed gives one "
+                "independent value of the contrast, so they hold whatever the noise of each cell.")
+    return (f"{effects} Intervals of the gain and the Shapley values: the same pooled sd, which assumes one noise "
+            "level in every cell" + (" (a fraction's values are its fitted model's)." if a.fractional is not None
+                                     else "; fewer than 2 seeds ran both end cells, so no per-seed interval."))
 
 
 def _fragile(a: Analysis) -> list[str]:
@@ -122,12 +161,19 @@ def _fragile(a: Analysis) -> list[str]:
         out.append(f"Unadjusted 95% CI inside ±{size(delta)} pp (smaller than the size of interest, unless the "
                    "noise was underestimated): " + ", ".join(f"`{t}`" for t in small["term"]) + ".")
     sd = a.configs[f"{a.metric}_std"].dropna()
+    g = a.gain
     robust = per_seed_gain(a.runs, a.study.factors, a.metric) if len(sd) > 1 else {"n": 0}
-    if len(sd) > 1 and robust["n"] < 2:  # a fraction that did not run both end cells
+    if len(sd) > 1 and g is not None and is_per_seed(g["method"]):
+        out.append(f"The per-configuration sd ranges from {size(sd.min())} to {size(sd.max())} pp (n = "
+                   f"{per_cell(a)} each, itself noisy at few seeds). The gain's and the Shapley values' per-seed "
+                   "intervals do not assume one noise level; the pooled interval of the gain, which assumes equal "
+                   f"noise in every cell, would be {interval(g['pooled_ci_low'], g['pooled_ci_high'])} "
+                   f"({g['pooled_df']:.0f} df) against the per-seed {interval(g['ci_low'], g['ci_high'])}.")
+    elif len(sd) > 1 and robust["n"] < 2:  # a fraction or a full grid without 2 seeds in both end cells
         out.append(f"Every interval of the effects, Shapley values and gain uses one pooled noise level. The "
                    f"per-configuration sd ranges from {size(sd.min())} to {size(sd.max())} pp (n = {per_cell(a)} "
                    "each, itself noisy at few seeds). The baseline and the full configuration were not both run on "
-                   "two or more common seeds, so the gain has no per-seed check: it rests on the fitted model.")
+                   "two or more common seeds, so the gain has no per-seed interval: it rests on the fitted model.")
     elif len(sd) > 1:
         out.append(f"Every interval of the effects, Shapley values and gain uses one pooled noise level. The "
                    f"per-configuration sd ranges from {size(sd.min())} to {size(sd.max())} pp (n = "
@@ -146,7 +192,10 @@ def glance(doc: Document, a: Analysis) -> None:
         items.append(f"Gain, {_gain_text(a)}.")
         s = a.shapley[a.shapley["component"] != TOTAL]
         which = "Shapley values" if a.fractional is None else shapley_label(a.fractional)
-        items.append(f"{which} (pp, 95% t CI; n = {per_cell(a)} runs per cell): " + ", ".join(
+        methods = set(zip(s["method"], s["df"]))
+        how = (f"95% CI, {interval_words(*methods.pop())}" if len(methods) == 1
+               else "95% t CI, per-seed or pooled as the Shapley table marks")
+        items.append(f"{which} (pp, {how}; n = {per_cell(a)} runs per cell): " + ", ".join(
             f"`{r.component}` {pp(r.value)} {interval(r.ci_low, r.ci_high)}" for r in s.itertuples()) + ".")
         if s["share"].notna().any():
             items.append("Shares of the gain: " + ", ".join(f"`{r.component}` {100 * r.share:.0f}%"
@@ -235,7 +284,8 @@ def shapley(doc: Document, a: Analysis) -> None:
     label = {TOTAL: f"total: {full} − {base}"}
     frame = pd.DataFrame({"Component": s["component"].map(lambda c: label.get(c, c)),
                           "Shapley value (pp)": s["value"].map(pp),
-                          "95% CI (t)": [interval(lo, hi) for lo, hi in zip(s["ci_low"], s["ci_high"])],
+                          "95% CI": [interval(lo, hi) for lo, hi in zip(s["ci_low"], s["ci_high"])],
+                          "CI method": s["method"],
                           "Share of gain": [DASH if not np.isfinite(x) else f"{100 * x:.0f}%" for x in s["share"]]})
     source = f"the seed-adjusted cell means of all {g['n_runs']} completed runs"
     if a.fractional is not None:
@@ -250,13 +300,41 @@ def shapley(doc: Document, a: Analysis) -> None:
         source = (f"the fitted model's predicted means of all {2 ** a.fractional.fraction.k} cells, fitted on all "
                   f"{g['n_runs']} completed runs")
     doc.table(frame, f"Exact Shapley values over all orders, from {source} (n = {per_cell(a)} per cell); they sum "
-                     "to the total. 95% CIs: t "
-                     f"intervals of these linear contrasts, pooled residual sd, {g['df']:.0f} df (the seed block "
-                     "cancels). Shares only where the gain's CI excludes 0.")
+                     f"to the total. {_shapley_intervals_text(a)} Shares only where the gain's CI excludes 0.")
     parts = s[s["component"] != TOTAL]
     ax = plots.shapley_waterfall(parts, g["baseline"], g["full"], baseline_label=base, full_label=full,
                                  title=f"From {base} to {full}: Shapley steps (pp), n = {per_cell(a)} runs per cell")
-    doc.figure(ax.figure, "shapley", "Shapley waterfall from the baseline to the full configuration, with 95% t CIs.")
+    doc.figure(ax.figure, "shapley", "Shapley waterfall from the baseline to the full configuration, with the 95% "
+                                     "CIs of the table above.")
+
+
+def _shapley_intervals_text(a: Analysis) -> str:
+    """The Shapley table's caption on its intervals: the methods its rows use, and the seeds a per-seed one
+    leaves out."""
+    s = a.shapley
+    per_seed = s["method"].map(is_per_seed)
+    parts = []
+    if per_seed.any():
+        parts.append("95% CIs, per-seed t: each seed's own Shapley values and gain, from its cells alone (the seed "
+                     "block cancels), then mean ± t(0.975, m − 1) · sd / √m over the m seeds with a run in every "
+                     "cell the value uses (the gain: the two end cells); they hold whatever the noise of each cell.")
+        gone = {row.component: seeds_left_out(a, row.interval_seeds) for row in s[per_seed].itertuples()}
+        factor_gone = [v for c, v in gone.items() if c != TOTAL]
+        if factor_gone and factor_gone[0]:  # every Shapley value uses every cell: one set of seeds
+            parts.append(f"The Shapley values' intervals leave out {seed_list(factor_gone[0])} (without a run in "
+                         "some cell).")
+        if gone.get(TOTAL):
+            parts.append(f"The gain's leaves out {seed_list(gone[TOTAL])} (without a run in an end cell).")
+        if any(gone.values()):
+            parts.append("The values are the fit's on all completed runs, so such an interval may sit a little off "
+                         "centre.")
+    if (~per_seed).any():
+        df = s.loc[~per_seed, "df"].iloc[0]
+        which = "95% CIs" if not per_seed.any() else "Rows marked pooled (fewer than 2 complete seeds)"
+        parts.append(f"{which}: t intervals of these linear contrasts with the pooled residual sd of the effects' "
+                     f"fit, {df:.0f} df (the seed block cancels), which assume one noise level in every cell."
+                     if df >= 1 else f"{which}: no interval, since one seed gives no estimate of the noise.")
+    return " ".join(parts)
 
 
 def paired(doc: Document, a: Analysis) -> None:

@@ -11,6 +11,17 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 os.environ.setdefault("WANDB_MODE", "offline")
 
 
+# Tests that run real studies on Ray (through these fixtures) take minutes together: marked `slow`, so that
+# `python -m pytest -q -m "not slow"` is a quick local loop. The default command runs them all.
+SLOW_FIXTURES = {"ray_session", "smoke_study", "tuned_study", "local_cluster"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def ray_session():
     """A local Ray instance with 2 CPUs shared by every test that needs Ray; its GCS address for drivers."""

@@ -271,11 +271,9 @@ def test_dropping_duplicates_can_leave_a_class_too_small(tmp_path):
 def test_image_size_out_of_bounds_is_a_data_error(tmp_path, size):
     root = _tree(tmp_path / "data", {"a": 2, "b": 2})
     for args in ((), (root,)):
-        started = time.monotonic()
         message = _one_line_error(*args, size=size, cache_dir=tmp_path / "cache")
         assert str(MAX_IMAGE_SIZE) in message and str(size) in message
-        assert time.monotonic() - started < 1  # refused before anything is read
-    assert not (tmp_path / "cache").exists()
+    assert not (tmp_path / "cache").exists()  # refused before anything was decoded or cached
 
 
 def test_data_larger_than_memory_is_refused_before_hashing(tmp_path, monkeypatch):

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import torch
 import yaml
 
@@ -149,33 +148,6 @@ def test_killed_worker_resumes_from_checkpoint_exactly(ray_session, tmp_path, di
                  "config_id": "shortcut=1", "model_name": "ResNet-34"}, digits_small, reporter)
     metrics = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr"]
     assert got[metrics].to_dict("records") == [{m: r[m] for m in metrics} for r in reporter.rows]
-
-
-@pytest.mark.parametrize("args, message", [
-    (["--resume", "--name", "nothing-here"], "nothing to resume"),
-    (["--seeds", "0"], "--seeds must be >= 1, got 0"),
-    (["--epochs", "0"], "--epochs must be >= 1"),
-    (["--profile", "huge"], "unknown profile 'huge'"),
-    (["--factors", "shortcut", "dropout"], "unknown factor(s) ['dropout']"),
-])
-def test_bad_arguments_give_one_line_and_exit_2(args, message, tmp_path, capsys):
-    assert main([*args, "--storage", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1 and "Traceback" not in err
-
-
-def test_unwritable_storage_gives_one_line(tmp_path, capsys):
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    assert main(["--profile", "smoke", "--storage", str(blocker / "runs")]) == 2
-    err = capsys.readouterr().err
-    assert "not writable" in err and err.count("\n") == 1
-
-
-def test_gpu_request_without_gpu_is_refused(ray_session, tmp_path, capsys):
-    assert main(["--profile", "smoke", "--gpus-per-trial", "0.5", "--storage", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "has none" in err and err.count("\n") == 1
 
 
 def test_cli_error_has_no_traceback(tmp_path):

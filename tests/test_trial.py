@@ -1,6 +1,7 @@
 """One trial without Ray: determinism, exact resume from a checkpoint, and that it learns."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from trainables.data import load_data
@@ -58,6 +59,7 @@ def test_unknown_config_key_is_rejected(digits_small):
         TrialConfig.from_dict({"sed": 1})
 
 
+@pytest.mark.slow
 def test_resnet34_learns_digits():
     """ResNet-34 (width 16, small stem, 32x32) on the digits: measured 0.96 after 3 epochs; asserted > 0.9.
 
