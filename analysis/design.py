@@ -196,7 +196,7 @@ class ModelDesign:
 
     @property
     def n_runs(self) -> int:
-        return len(self.y)
+        return int(self.y.size)
 
     @property
     def n_terms(self) -> int:

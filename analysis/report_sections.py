@@ -319,12 +319,15 @@ def _shapley_intervals_text(a: Analysis) -> str:
                      "block cancels), then mean ± t(0.975, m − 1) · sd / √m over the m seeds with a run in every "
                      "cell the value uses (the gain: the two end cells); they hold whatever the noise of each cell.")
         gone = {row.component: seeds_left_out(a, row.interval_seeds) for row in s[per_seed].itertuples()}
-        factor_gone = [v for c, v in gone.items() if c != TOTAL]
-        if factor_gone and factor_gone[0]:  # every Shapley value uses every cell: one set of seeds
-            parts.append(f"The Shapley values' intervals leave out {seed_list(factor_gone[0])} (without a run in "
-                         "some cell).")
-        if gone.get(TOTAL):
-            parts.append(f"The gain's leaves out {seed_list(gone[TOTAL])} (without a run in an end cell).")
+        factor_gone = [v for c, v in gone.items() if c != TOTAL]  # every Shapley value uses every cell: one set
+        if factor_gone and factor_gone[0] and factor_gone[0] == gone.get(TOTAL):
+            parts.append(f"Every interval leaves out {seed_list(gone[TOTAL])} (without a run in an end cell).")
+        else:
+            if factor_gone and factor_gone[0]:
+                parts.append(f"The Shapley values' intervals leave out {seed_list(factor_gone[0])} (without a run "
+                             "in some cell).")
+            if gone.get(TOTAL):
+                parts.append(f"The gain's leaves out {seed_list(gone[TOTAL])} (without a run in an end cell).")
         if any(gone.values()):
             parts.append("The values are the fit's on all completed runs, so such an interval may sit a little off "
                          "centre.")

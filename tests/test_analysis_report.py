@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.simulate import DEFAULT_EFFECTS, DEFAULT_FACTORS, make_study
+from analysis.simulate import DEFAULT_EFFECTS, DEFAULT_FACTORS, cells_outside, make_study
 
 from analysis import plots
 from analysis.aggregate import config_summary, curve_summary, interaction_means, marginal_means
+from analysis.fractional import choose_design, design_cells
 from analysis.load import load_study
 from analysis.report import EFFECT_COLUMNS, SHAPLEY_COLUMNS, build_report
 from analysis.shapley import TOTAL
@@ -74,6 +75,13 @@ def test_report_files_and_csv_contracts(full_report):
     raw = (trials.loc[trials["config"] == "shortcut=1-se=1-act=mish", "final_val_acc"].mean()
            - trials.loc[trials["config"] == "shortcut=0-se=0-act=relu", "final_val_acc"].mean())
     assert total["value"] == pytest.approx(raw, abs=0.003)  # one run short: close to, not equal to, the raw gain
+    # the intervals are per seed, over the 9 seeds with a run in every cell (seed 3 lacks the full one)
+    assert (shapley["method"] == "per-seed t (9 seeds)").all() and (shapley["df"] == 8).all()
+    full, base = (trials[trials["config"] == c].set_index("seed")["final_val_acc"]
+                  for c in ("shortcut=1-se=1-act=mish", "shortcut=0-se=0-act=relu"))
+    gains = (full - base).dropna()
+    half = 2.306004135204166 * gains.std(ddof=1) / 3  # t(0.975, 8) sd / sqrt(9)
+    assert (total["ci_low"], total["ci_high"]) == pytest.approx((gains.mean() - half, gains.mean() + half))
 
 
 def test_report_text_states_n_gaps_and_unresolved_effects(full_report):
@@ -92,6 +100,39 @@ def test_report_text_states_n_gaps_and_unresolved_effects(full_report):
     for model in ("Plain-34", "ResNet-34", "SE-ResNet-34", "Mish-ResNet-34"):
         assert f"| {model} | 10 |" in md  # the original table with n beside the means
     assert "SE-ResNet-34 − ResNet-34" in md and "Mish-ResNet-34 − ResNet-34" in md
+
+
+def test_gain_and_shapley_intervals_are_per_seed_and_say_so(full_report):
+    run, _ = full_report
+    md = (run / "report" / "report.md").read_text()
+    glance = md.split("## At a glance")[1].split("\n## ")[0]
+    assert "95% CI" in glance and "(per-seed t, 9 seeds, 8 df; seed 3 left out, without both end cells)" in glance
+    assert "Shapley values (pp, 95% CI, per-seed t, 9 seeds, 8 df;" in glance
+    assert "pooled" not in glance  # the pooled interval is no longer the headline
+    trust = md.split("## How far to trust this")[1].split("\n## ")[0]
+    assert "Intervals of the gain and the Shapley values: per-seed t" in trust
+    assert "the pooled interval of the gain, which assumes equal noise in every cell, would be" in trust
+    assert "Every interval of the effects, Shapley values and gain uses one pooled noise level" not in md
+    shapley = md.split("## Shapley attribution of the gain")[1].split("\n## ")[0]
+    assert "95% CIs, per-seed t" in shapley and "Every interval leaves out seed 3" in shapley
+    assert "| per-seed t (9 seeds) |" in shapley
+    definitions = md.split("## Definitions")[1].split("\n## ")[0]
+    assert "pooled Shapley" not in definitions and "per-seed t (m seeds)" in definitions
+    assert "same pooled residual sd and df as the effects" not in definitions
+
+
+def test_a_fraction_keeps_its_pooled_shapley_intervals_and_labels_them(tmp_path):
+    factors = {"shortcut": (False, True), "se": (False, True), "activation": ("relu", "mish"), "depth": (18, 34),
+               "zero_init_residual": (False, True)}
+    fraction = choose_design(list(factors), p=1)
+    run = make_study(tmp_path / "run", factors=factors, effects={"shortcut": 0.05}, n_seeds=3, epochs=2,
+                     drop_cells=cells_outside(factors, design_cells(fraction)))
+    build_report(run)
+    shapley = pd.read_csv(run / "report" / "shapley.csv")
+    effects = pd.read_csv(run / "report" / "effects.csv")
+    assert list(shapley.columns) == SHAPLEY_COLUMNS
+    assert (shapley["method"] == f"pooled t ({effects['df'].iloc[0]:.0f} df)").all()
+    assert (shapley["df"] == effects["df"].iloc[0]).all()
 
 
 def test_report_makes_no_claim_stronger_than_its_rule(full_report):

@@ -12,14 +12,15 @@ from scipy import stats
 from analysis.simulate import DEFAULT_EFFECTS, DEFAULT_FACTORS, simulate
 
 from analysis.aggregate import config_summary, curve_summary, marginal_means, mean_ci
-from analysis.design import balance, cell_matrix, check_two_level, missing_runs
+from analysis.design import balance, cell_matrix, check_two_level, missing_runs, model_design
 from analysis.effects import factorial_effects, holm
+from analysis.linear_model import fit_ols
 from analysis.paired import (clopper_pearson, named_cells, paired_comparison, paired_comparisons,
                              study_table)
 from analysis.power import (factorial_mde, factorial_se_at, factorial_seeds_needed,
                             minimum_detectable_effect, paired_se_at, residual_sd, sd_upper_bound, seeds_needed,
                             t_power)
-from analysis.shapley import (TOTAL, gain_interval, per_seed_gain, shapley_attribution,
+from analysis.shapley import (TOTAL, attribution_table, gain_interval, per_seed_gain, shapley_attribution,
                               shapley_values, shapley_weights)
 
 TWO = {"a": (False, True), "b": ("relu", "mish")}
@@ -61,14 +62,25 @@ def test_two_by_two_shapley_and_aggregates_by_hand():
     assert s.loc["a", "value"] == pytest.approx(((0.82 - 0.71) + (0.89 - 0.74)) / 2)
     assert s.loc["b", "value"] == pytest.approx(((0.74 - 0.71) + (0.89 - 0.82)) / 2)
     assert s.loc[TOTAL, "value"] == pytest.approx(0.89 - 0.71)
-    assert s.loc[["a", "b"], "share"].sum() == pytest.approx(1.0)
-    # SSE = 0.001 on 3 df (see the effects test); gain = mean of 2 full runs - mean of 2 baseline runs, the seed
-    # block cancelling: se = sigma * sqrt(1/2 + 1/2); in a 2x2 the Shapley value of a is its main effect
-    sigma = math.sqrt(0.001 / 3)
-    half = 3.182446305284263 * sigma
+    assert s["share"].isna().all()  # the gain's per-seed interval at 2 seeds (1 df) includes 0: no shares
+    # per seed: gains 0.90 - 0.70 = 0.20 and 0.88 - 0.72 = 0.16, so sd = 0.02 sqrt(2), se = 0.02 on 1 df
+    half = 12.706204736174698 * 0.02  # t(0.975, 1)
     assert (s.loc[TOTAL, "ci_low"], s.loc[TOTAL, "ci_high"]) == pytest.approx((0.18 - half, 0.18 + half))
+    assert s.loc[TOTAL, "df"] == 1 and s.loc[TOTAL, "method"] == "per-seed t (2 seeds)"
+    # a's Shapley value on each seed: ((0.80 - 0.70) + (0.90 - 0.74)) / 2 = ((0.84 - 0.72) + (0.88 - 0.74)) / 2
+    assert (s.loc["a", "ci_low"], s.loc["a", "ci_high"]) == pytest.approx((0.13, 0.13))
+    # the pooled interval (the fallback): SSE = 0.001 on 3 df (see the effects test); gain = mean of 2 full runs -
+    # mean of 2 baseline runs, the seed block cancelling: se = sigma * sqrt(1/2 + 1/2); in a 2x2 the Shapley
+    # value of a is its main effect
+    design = model_design(data, TWO, "final_val_acc")
+    pooled = attribution_table(design, fit_ols(design.X, design.y)).set_index("component")
+    half = 3.182446305284263 * math.sqrt(0.001 / 3)
+    assert (pooled.loc[TOTAL, "ci_low"], pooled.loc[TOTAL, "ci_high"]) == pytest.approx((0.18 - half, 0.18 + half))
     e = factorial_effects(data, TWO).set_index("term")
-    assert s.loc["a", "ci_low"] == pytest.approx(e.loc["a", "ci_low"]) and s.loc["a", "df"] == 3
+    assert pooled.loc["a", "ci_low"] == pytest.approx(e.loc["a", "ci_low"]) and pooled.loc["a", "df"] == 3
+    assert (pooled["method"] == "pooled t (3 df)").all()
+    assert (pooled["value"] == s["value"]).all()  # one fit, two kinds of interval
+    assert pooled.loc[["a", "b"], "share"].sum() == pytest.approx(1.0)  # the pooled gain interval excludes 0
     c = config_summary(data, TWO).set_index("config")
     row = c.loc["a=0-b=relu"]
     assert row["final_val_acc_n"] == 2 and row["final_val_acc_mean"] == pytest.approx(0.71)
@@ -180,6 +192,39 @@ def test_shapley_sums_to_gain_and_equals_yates_formula():
     robust = per_seed_gain(data, DEFAULT_FACTORS)
     low, high = stats.t.interval(0.95, 6, loc=(values[-1] - values[0]).mean(), scale=stats.sem(values[-1] - values[0]))
     assert robust["n"] == 7 and (robust["ci_low"], robust["ci_high"]) == pytest.approx((low, high))
+    assert (g["ci_low"], g["ci_high"], g["df"]) == pytest.approx((low, high, 6))  # the headline is per seed
+    assert g["method"] == "per-seed t (7 seeds)" and g["pooled_df"] == 7 * 6
+    phi = shapley_weights(3) @ values  # each seed's own Shapley values
+    low, high = stats.t.interval(0.95, 6, loc=phi[0].mean(), scale=stats.sem(phi[0]))
+    assert (s.loc["shortcut", "ci_low"], s.loc["shortcut", "ci_high"]) == pytest.approx((low, high))
+
+
+def test_per_seed_intervals_use_the_complete_seeds_and_fall_back_to_pooled_below_two():
+    data = simulate(n_seeds=4, noise=0.02, rng=12).reset_index(drop=True)
+    cell = data["config"]
+    # seed 0 misses a middle cell, seed 2 the full one: 2 seeds complete everywhere, 3 with both end cells
+    partial = data[~(((cell == "shortcut=0-se=1-act=relu") & (data["seed"] == 0))
+                     | ((cell == "shortcut=1-se=1-act=mish") & (data["seed"] == 2)))]
+    s = shapley_attribution(partial, DEFAULT_FACTORS).set_index("component")
+    assert list(s["method"]) == ["per-seed t (2 seeds)"] * 3 + ["per-seed t (3 seeds)"]
+    assert s.loc["se", "interval_seeds"] == (1, 3) and s.loc[TOTAL, "interval_seeds"] == (0, 1, 3)
+    assert s.loc[list(DEFAULT_FACTORS), "value"].sum() == pytest.approx(s.loc[TOTAL, "value"], abs=1e-12)
+    values, _ = cell_matrix(data, DEFAULT_FACTORS, "final_val_acc")
+    gains = (values[-1] - values[0])[[0, 1, 3]]
+    low, high = stats.t.interval(0.95, 2, loc=gains.mean(), scale=stats.sem(gains))
+    assert (s.loc[TOTAL, "ci_low"], s.loc[TOTAL, "ci_high"]) == pytest.approx((low, high))
+    assert s.loc[TOTAL, "value"] != pytest.approx(gains.mean(), abs=1e-9)  # the value is the fit's, on every run
+    # seed 1 also misses a cell: one seed complete everywhere, so the Shapley values fall back to the pooled t
+    fewer = partial[~((partial["config"] == "shortcut=1-se=0-act=mish") & (partial["seed"] == 1))]
+    f = shapley_attribution(fewer, DEFAULT_FACTORS).set_index("component")
+    design = model_design(fewer, DEFAULT_FACTORS, "final_val_acc")
+    pooled = attribution_table(design, fit_ols(design.X, design.y)).set_index("component")
+    assert list(f["method"]) == [f"pooled t ({design.n_runs - 8 - 3} df)"] * 3 + ["per-seed t (3 seeds)"]
+    assert f.loc["se", ["ci_low", "ci_high", "df"]].tolist() == pooled.loc["se", ["ci_low", "ci_high", "df"]].tolist()
+    assert f.loc[list(DEFAULT_FACTORS), "value"].sum() == pytest.approx(f.loc[TOTAL, "value"], abs=1e-12)
+    # one seed: no interval at all
+    one = shapley_attribution(data[data["seed"] == 0], DEFAULT_FACTORS)
+    assert one["ci_low"].isna().all() and (one["method"] == "none (0 residual df)").all()
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4])

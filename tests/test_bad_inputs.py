@@ -7,6 +7,7 @@ trains. The few that need Ray use the session's local instance.
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from ablation.spec import StudySpec
 from search_spaces.profiles import get_profile
 
 NAME = "bad"
+HERE = Path(__file__).resolve().parent
 
 
 def _image(path: Path, seed: int) -> None:
@@ -55,53 +57,20 @@ def _components(tmp_path: Path, source: str) -> str:
 
 
 # (id, setup(tmp_path, storage) -> extra argv, text the one line must hold, a study folder existed before)
-CASES = [
-    ("seeds-0", lambda t, s: ["--seeds", "0"], "--seeds must be >= 1, got 0", False),
-    ("seeds-negative", lambda t, s: ["--seeds", "-2"], "--seeds must be >= 1, got -2", False),
-    ("seeds-not-a-number", lambda t, s: ["--seeds", "x"], "argument --seeds: invalid int value: 'x'", False),
-    ("epochs-0", lambda t, s: ["--epochs", "0"], "--epochs must be >= 1, got 0", False),
-    ("epochs-negative", lambda t, s: ["--epochs", "-1"], "--epochs must be >= 1, got -1", False),
-    ("profile-unknown", lambda t, s: ["--profile", "huge"], "unknown profile 'huge'", False),
-    ("factor-unknown", lambda t, s: ["--factors", "shortcut", "dropout"], "unknown factor(s) ['dropout']", False),
-    ("factor-twice", lambda t, s: ["--factors", "se", "se"], "give each factor once", False),
-    ("image-size-huge", lambda t, s: ["--image-size", "100000"], "image size must be in 8..1024, got 100000",
-     False),
-    ("image-size-tiny", lambda t, s: ["--image-size", "4"], "image size must be in 8..1024, got 4", False),
-    ("width-0", lambda t, s: ["--width", "0"], "width must be in 1..512, got 0", False),
-    ("width-huge", lambda t, s: ["--width", "100000"], "width must be in 1..512, got 100000", False),
-    ("cpus-0", lambda t, s: ["--cpus-per-trial", "0"], "--cpus-per-trial must be > 0, got 0.0", False),
-    ("gpus-negative", lambda t, s: ["--gpus-per-trial", "-1"], "--gpus-per-trial must be >= 0, got -1.0", False),
-    ("max-failures-negative", lambda t, s: ["--max-failures", "-5"], "--max-failures must be >= 0", False),
-    ("name-blank", lambda t, s: ["--name", " "], "--name ' ' must be a plain folder name", False),
-    ("name-escapes", lambda t, s: ["--name", "../escape"], "--name '../escape' must be a plain folder name", False),
-    ("name-hidden", lambda t, s: ["--name", ".hidden"], "--name '.hidden' must be a plain folder name", False),
-    ("name-nested", lambda t, s: ["--name", "a/b"], "--name 'a/b' must be a plain folder name", False),
-    ("wandb-mode", lambda t, s: ["--wandb", "maybe"], "argument --wandb: invalid choice: 'maybe'", False),
-    ("address-nonsense", lambda t, s: ["--address", "nonsense"], "--address 'nonsense' is not a Ray address",
-     False),
-    ("address-port", lambda t, s: ["--address", "host:99999"], "--address 'host:99999' is not a Ray address", False),
-    ("unknown-flag", lambda t, s: ["--sedes", "3"], "unrecognized arguments: --sedes 3", False),
-    ("tune-trials-alone", lambda t, s: ["--tune-trials", "5"], "--tune-trials need --tune-first", False),
-    ("tune-trials-0", lambda t, s: ["--tune-first", "--tune-trials", "0"], "--tune-trials must be >= 1, got 0",
-     False),
-    ("min-effect-0", lambda t, s: ["--min-effect", "0"], "--min-effect must be in (0, 100)", False),
-    ("power-1", lambda t, s: ["--power", "1"], "--power must be in (0, 1), got 1.0", False),
-    ("wave-alone", lambda t, s: ["--wave", "2"], "--wave need --until-settled", False),
-    ("max-seeds-below-start", lambda t, s: ["--until-settled", "--seeds", "4", "--max-seeds", "3"],
-     "--max-seeds 3 is below the 4 seeds", False),
-    ("fraction-malformed", lambda t, s: ["--fraction", "1/3"], "--fraction 1/3: fraction '1/3': a regular two-level fraction is 1/2^p", False),
-    ("fraction-below-resolution-3", lambda t, s: ["--factors", "shortcut", "se", "activation", "--fraction", "1/4"],
-     "--fraction 1/4: a 1/4 fraction of 3 factors has 2 runs: resolution II at best", False),
-    ("fraction-and-resolution", lambda t, s: ["--fraction", "1/2", "--resolution", "IV"],
-     "give --fraction or --resolution, not both", False),
-    ("fold-over-new-study", lambda t, s: ["--fold-over"], "--fold-over adds the complementary fraction", False),
+def _cli_cases() -> list[tuple]:
+    """The cases that need nothing but flags, from bad_cli_inputs.tsv (id, shell words, expected text)."""
+    rows = [line.split("\t") for line in (HERE / "bad_cli_inputs.tsv").read_text().splitlines()
+            if line and not line.startswith("#")]
+    return [(case, lambda t, s, words=words: shlex.split(words), expected, False) for case, words, expected in rows]
+
+
+# Cases with files: (id, setup(tmp_path, storage) -> extra argv, text the one line must hold, a study folder existed)
+FILE_CASES = [
     ("components-missing", lambda t, s: ["--components", str(t / "nope.py")], "nope.py: no such file", False),
     ("components-syntax", lambda t, s: ["--components", _components(t, "def broken(:\n")],
      "mine.py: loading it failed: SyntaxError", False),
     ("components-empty", lambda t, s: ["--components", _components(t, "x = 1\n")], "registered no component", False),
     ("storage-under-a-file", lambda t, s: ["--storage", str(_file(t / "blocker") / "runs")], "is not writable",
-     False),
-    ("storage-scheme", lambda t, s: ["--storage", "nosuchscheme://bucket/runs"], "nosuchscheme://bucket/runs",
      False),
     ("data-missing", lambda t, s: ["--data", str(t / "nowhere")], "nowhere: no such file or folder", False),
     ("data-neither", lambda t, s: ["--data", str(_file(t / "notes.txt"))], "notes.txt: neither a folder nor a .csv",
@@ -120,8 +89,6 @@ CASES = [
                                                           header="filename,label,label"))], "label", False),
     ("images-without-csv", lambda t, s: ["--data", str(_tree(t / "d")), "--images", str(t)],
      "only used with a labels CSV", False),
-    ("resume-without-name", lambda t, s: ["--resume"], "--resume needs the --name", False),
-    ("resume-nothing", lambda t, s: ["--resume", "--name", "nothing-here"], "nothing to resume", False),
     ("resume-empty-spec", lambda t, s: _resume(s, lambda text: ""), "spec.yaml is empty or not a mapping", True),
     ("resume-truncated-spec", lambda t, s: _resume(s, lambda text: text[: len(text) // 3] + "\n  factors: [shortc"),
      "spec.yaml", True),
@@ -141,9 +108,8 @@ CASES = [
      "changed since it started (fingerprint 0123456789ab", True),
     ("new-over-a-study", lambda t, s: _existing(s, "spec.yaml"), "already exists", True),
     ("new-over-other-files", lambda t, s: _existing(s, "notes.txt"), "is not a study (no spec.yaml)", True),
-    ("plan-without-name", lambda t, s: ["--plan"], "--plan needs the --name", False),
-    ("plan-nothing", lambda t, s: ["--plan", "--name", "nothing-here"], "nothing to plan from", False),
 ]
+CASES = _cli_cases() + FILE_CASES
 
 
 def _file(path: Path) -> Path:
