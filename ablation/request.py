@@ -97,7 +97,7 @@ def _new(args: argparse.Namespace, location: str, secrets: dict[str, str]) -> Re
     if runstore.exists(runstore.join(run_dir, SPEC_FILE)):
         raise ValueError(f"study {name!r} already exists under {runstore.redact(location)}; use --resume or "
                          "another --name")
-    if runstore.list_names(run_dir):
+    if set(runstore.list_names(run_dir)) - {runstore.lock.LOCK_FILE}:  # a lock alone: RunLock says whose
         raise ValueError(f"{runstore.redact(run_dir)} exists and is not a study (no {SPEC_FILE}); choose another "
                          "--name or remove the folder")
     design = fractional_design(profile.factors, args.fraction, args.resolution) if (

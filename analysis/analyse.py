@@ -1,9 +1,10 @@
 """Every statistic the report shows, computed once from a loaded study.
 
-Effects, Shapley values and the gain come from one OLS fit (full 2^k model with seed blocks) on every completed
-run with the metric; a failed or missing run costs only itself. The effects' intervals use its pooled residual sd;
-on a full grid the gain's and the Shapley values' use the per-seed values of each contrast (`analysis.shapley`),
-which hold whatever the noise of each cell, and fall back to the pooled sd with fewer than 2 complete seeds. The design is read from the data: where the
+The effects come from one OLS fit (full 2^k model with seed blocks) on every completed run with the metric, with
+its pooled residual sd; a failed or missing run costs only itself. On a full grid the gain and the Shapley values
+are the mean and t interval of each seed's own values over the seeds with a run in every cell
+(`analysis.shapley`), which hold whatever the noise of each cell; with fewer than 2 such seeds they are the fit's
+contrasts with its pooled sd, as a fraction's always are. The design is read from the data: where the
 cells with a completed run are a regular fraction of the grid (fold-overs included) rather than all of it, the
 fit is `analysis.fraction_effects`' (one term per alias chain, under a stated assumption); where they are
 neither, a note says so and the effects are not computed. The parts that need two-level factors and a run
@@ -26,7 +27,7 @@ from analysis.load import COMPLETED, METRICS, ResultsError, Study, completed
 from analysis.observed_design import FRACTION, IRREGULAR, ObservedDesign, observe_design, read_spec_design
 from analysis.paired import paired_comparisons, study_table
 from analysis.power import PLANNING_CONFIDENCE, POWER, effect_planning, factorial_seeds_needed, sd_upper_bound
-from analysis.shapley import per_seed_attribution_table, per_seed_gain_summary
+from analysis.shapley import is_per_seed, per_seed_attribution_table, per_seed_gain_summary
 
 MIN_EFFECT = 0.01  # the smallest effect of interest for planning, as a fraction (1 percentage point)
 
@@ -154,12 +155,6 @@ def analyse(study: Study, metric: str = "final_val_acc", min_effect: float = MIN
     result.runs, result.design, result.fit = runs, design, fit
     run_cells = None if result.fractional is None else result.observed.cells
     result.missing = missing_runs(trials, factors, metric, run_cells)
-    if result.missing:
-        unequal = ("; in a fraction, unequal runs per cell leave the estimates unbiased under its assumption, but an "
-                   "alias the assumption sets to zero would no longer enter with weight exactly ±1"
-                   if result.fractional is not None else "")
-        result.notes.append(f"{len(result.missing)} cell-seed run(s) absent from the effects and Shapley fit (it "
-                            f"uses the other {design.n_runs} runs): " + "; ".join(result.missing) + unequal)
     if result.fractional is None:
         result.effects = with_aliases(effects_table(design, fit), [""] * design.n_terms)
         result.shapley = per_seed_attribution_table(design, fit)
@@ -168,6 +163,16 @@ def analyse(study: Study, metric: str = "final_val_acc", min_effect: float = MIN
         f = result.fractional
         result.effects, result.shapley, result.gain = f.effects, f.shapley, f.gain
         result.skipped += list(f.skipped)
+    if result.missing:
+        unequal = ("; in a fraction, unequal runs per cell leave the estimates unbiased under its assumption, but an "
+                   "alias the assumption sets to zero would no longer enter with weight exactly ±1"
+                   if result.fractional is not None else "")
+        per_seed = result.gain is not None and is_per_seed(result.gain["method"])
+        only = (f"; the gain and the Shapley values use the {result.gain['df'] + 1:.0f} seeds with a run in every "
+                "cell" if per_seed else "")
+        fitted = "effects fit" if per_seed else "effects and Shapley fit"
+        result.notes.append(f"{len(result.missing)} cell-seed run(s) absent from the {fitted} (it uses the other "
+                            f"{design.n_runs} runs{only}): " + "; ".join(result.missing) + unequal)
     result.cells = cell_means(runs, factors, metric)
     result.marginal = marginal_means(runs, factors, metric)
     result.interactions = interaction_means(runs, factors, metric)

@@ -140,30 +140,30 @@ def _definitions(doc: Document, a: Analysis) -> None:
         "levels of the added factor. Estimated by OLS on every completed run with ±1 coding (estimate = 2 × "
         "coefficient) and seed as a block, so a failed run costs only itself; unadjusted 95% CI and p from the t "
         "statistic on the residual df; p (Holm): Holm's step-down adjustment over all terms; partial η² = "
-        "SS_term / (SS_term + SS_residual). The pooled residual sd suits the effects even where cells differ in "
-        "noise: each effect weighs every cell by the same ±1/2^(k−1), so its variance depends on the cells' noise "
-        "only through their average, which the pooled residual variance estimates.",
+        "SS_term / (SS_term + SS_residual). The effects keep the pooled residual sd: each effect weighs every cell "
+        "by the same ±1/2^(k−1), so its variance depends on the cells' noise only through their average, which "
+        "the pooled residual variance estimates.",
         "Resolved: Holm-adjusted p < 0.05 within its family (all factorial terms; all named-model comparisons). "
         "This holds the chance of calling any null term resolved to 5%; an unadjusted CI that excludes 0 does "
         "not (with 6 null terms it errs in about a quarter of studies). Not resolved is not \"no effect\": see "
         "the MDE.",
         "Shapley value: a factor's contribution to the gain from the baseline (every factor at its first level) to "
         "the full configuration (every factor at its second), averaged over all orders of switching factors on; "
-        "the values sum to the gain. For 2^3: φ_i = E_i + E_ABC / 3. Values: linear contrasts of the "
-        "seed-adjusted cell means of the effects' fit on every completed run.",
-        "95% CI of the gain and of a Shapley value (per-seed t): for each seed with a run in every cell the "
-        "contrast uses (the gain: the two end cells; a Shapley value: every cell), the same contrast of that seed's "
-        "own values (gain_s = full − baseline; φ_i,s with the exact Shapley weights), then mean ± t(0.975, m − 1) · "
-        "sd / √m over those m seeds. The seed block cancels within a seed and each seed gives one independent "
-        "value, so the interval is exact for normal noise whatever the noise of each cell: 0.94-0.95 coverage in "
-        "8,000 simulated studies per setting at 3, 5 and 10 seeds, with equal noise, with the baseline cell twice "
-        "as noisy as the others, and with plain cells twice as noisy as residual ones. Where a run is missing, the "
-        "interval uses the complete seeds and the value stays the fit's, so the interval may sit a little off "
-        "centre. Pooled t (the effects' residual sd and df) assumes one noise level in every cell; with the "
-        "baseline cell alone twice as noisy its gain interval covers about 0.85 in the same simulations. It is used "
-        "only where fewer than 2 seeds are complete, and for a fraction, whose Shapley values are its fitted "
-        "model's; `shapley.csv`'s `method` says which: `per-seed t (m seeds)` or `pooled t (df)`. A bootstrap over "
-        "3-5 seeds is not used: it cannot cover (at most 75% at 3 seeds).",
+        "the values sum to the gain. For 2^3: φ_i = E_i + E_ABC / 3.",
+        "Gain and Shapley values on a full grid (per-seed t): each seed with a run in every cell gives its own gain "
+        "(full − baseline) and Shapley values (the exact Shapley weights on its cells); the value is their mean "
+        "over those m seeds and the 95% CI mean ± t(0.975, m − 1) · sd / √m. The seed block cancels within a seed "
+        "and each seed gives one independent value, so the interval is exact for normal noise whatever the noise "
+        "of each cell: 0.944-0.956 coverage in 8,000 simulated studies per setting at 3, 5 and 10 seeds, with "
+        "equal noise, with the baseline cell twice as noisy as the others, and with plain cells twice as noisy as "
+        "residual ones. With no run missing the values equal the contrasts of the effects' cell means; a seed "
+        "without a run in every cell is left out of them (not of the effects), so that they still sum exactly to "
+        "the gain and each sits at the centre of its interval. The pooled t interval (the effects' residual sd "
+        "and df) assumes one noise level in every cell: with the baseline cell alone twice as noisy its gain "
+        "interval covers about 0.85 in the same simulations. It is used, with the fit's seed-adjusted cell means, "
+        "only where fewer than 2 seeds have a run in every cell, and for a fraction, whose Shapley values are its "
+        "fitted model's; `shapley.csv`'s `method` says which: `per-seed t (m seeds)` or `pooled t (df)`. A "
+        "bootstrap over 3-5 seeds is not used: it cannot cover (at most 75% at 3 seeds).",
         "Paired comparison: per-seed difference (model − baseline) on the seeds both completed; paired t test "
         "(unadjusted 95% CI), Holm over the comparisons; Wilcoxon signed-rank test only where ≥ 6 nonzero "
         "differences allow p < 0.05.",

@@ -55,7 +55,8 @@ def end_names(a: Analysis) -> tuple[str, str]:
 def _end_text(value: float, n: int, a: Analysis) -> str:
     if a.fractional is not None:  # the fraction's model predicts every cell, run or not
         return f"{pct(value)}% fitted, n = {n}" if n else f"{pct(value)}% predicted, not run"
-    adjusted = " seed-adjusted" if a.missing else ""  # with a run missing, the fit's cell means keep the pairing
+    # with a run missing, the fit's cell means keep the pairing; per seed, they are plain means of the seeds used
+    adjusted = " seed-adjusted" if a.missing and not is_per_seed(a.gain["method"]) else ""
     return f"{pct(value)}%{adjusted}, n = {n}"
 
 
@@ -81,7 +82,7 @@ def _gain_text(a: Analysis) -> str:
     base, full = end_names(a)
     assumed = f"; under the assumption that {a.fractional.assumption}" if a.fractional is not None else ""
     gone = seeds_left_out(a, g["interval_seeds"]) if is_per_seed(g["method"]) else []
-    left = f"; {seed_list(gone)} left out, without both end cells" if gone else ""
+    left = f"; {seed_list(gone)} left out, without a run in every cell" if gone else ""
     return (f"{base} ({_end_text(g['baseline'], g['n_baseline'], a)}) → {full} "
             f"({_end_text(g['full'], g['n_full'], a)}): {pp(g['gain'])} pp, "
             + (f"95% CI {interval(g['ci_low'], g['ci_high'])} ({interval_words(g['method'], g['df'])}{left}{assumed})"
@@ -133,15 +134,12 @@ def _intervals_item(a: Analysis) -> str:
     effects = ("Intervals of the effects: the pooled residual sd above; each effect weighs every cell equally, so "
                "it needs only the cells' average noise, which that sd estimates.")
     if g is not None and is_per_seed(g["method"]):
-        first = a.shapley.iloc[0]
-        values = (f"the Shapley values: {first['df'] + 1:.0f} seeds" if is_per_seed(first["method"])
-                  else "the Shapley values: pooled, fewer than 2 seeds with a run in every cell")
-        return (f"{effects} Intervals of the gain and the Shapley values: per-seed t, over the seeds with a run in "
-                f"every cell each uses (the gain: {g['df'] + 1:.0f} seeds; {values}); each seed gives one "
-                "independent value of the contrast, so they hold whatever the noise of each cell.")
-    return (f"{effects} Intervals of the gain and the Shapley values: the same pooled sd, which assumes one noise "
-            "level in every cell" + (" (a fraction's values are its fitted model's)." if a.fractional is not None
-                                     else "; fewer than 2 seeds ran both end cells, so no per-seed interval."))
+        return (f"{effects} The gain and the Shapley values: per-seed t over the {g['df'] + 1:.0f} seeds with a run "
+                f"in every cell ({g['df']:.0f} df); each seed gives one independent value of each, so they hold "
+                "whatever the noise of each cell.")
+    return (f"{effects} The gain and the Shapley values: the same pooled sd, which assumes one noise level in every "
+            "cell" + (" (a fraction's values are its fitted model's)." if a.fractional is not None
+                      else "; fewer than 2 seeds have a run in every cell, so no per-seed interval."))
 
 
 def _fragile(a: Analysis) -> list[str]:
@@ -192,10 +190,9 @@ def glance(doc: Document, a: Analysis) -> None:
         items.append(f"Gain, {_gain_text(a)}.")
         s = a.shapley[a.shapley["component"] != TOTAL]
         which = "Shapley values" if a.fractional is None else shapley_label(a.fractional)
-        methods = set(zip(s["method"], s["df"]))
-        how = (f"95% CI, {interval_words(*methods.pop())}" if len(methods) == 1
-               else "95% t CI, per-seed or pooled as the Shapley table marks")
-        items.append(f"{which} (pp, {how}; n = {per_cell(a)} runs per cell): " + ", ".join(
+        how = f"95% CI, {interval_words(a.gain['method'], a.gain['df'])}"  # one method for the whole table
+        n = "" if is_per_seed(a.gain["method"]) else f"; n = {per_cell(a)} runs per cell"
+        items.append(f"{which} (pp, {how}{n}): " + ", ".join(
             f"`{r.component}` {pp(r.value)} {interval(r.ci_low, r.ci_high)}" for r in s.itertuples()) + ".")
         if s["share"].notna().any():
             items.append("Shares of the gain: " + ", ".join(f"`{r.component}` {100 * r.share:.0f}%"
@@ -287,7 +284,13 @@ def shapley(doc: Document, a: Analysis) -> None:
                           "95% CI": [interval(lo, hi) for lo, hi in zip(s["ci_low"], s["ci_high"])],
                           "CI method": s["method"],
                           "Share of gain": [DASH if not np.isfinite(x) else f"{100 * x:.0f}%" for x in s["share"]]})
-    source = f"the seed-adjusted cell means of all {g['n_runs']} completed runs"
+    source = f"the seed-adjusted cell means of all {g['n_runs']} completed runs (n = {per_cell(a)} per cell)"
+    if is_per_seed(g["method"]):
+        gone = seeds_left_out(a, g["interval_seeds"])
+        left = (f"; {seed_list(gone)}, without a run in every cell, left out here but not in the effects"
+                if gone else "")
+        source = (f"each seed's own cells, averaged over the {g['df'] + 1:.0f} seeds with a run in every cell "
+                  f"({g['n_runs']} runs{left})")
     if a.fractional is not None:
         e = a.effects
         chained = any(" = " in c for c in e.loc[e["order"] == 2, ALIASES])
@@ -298,46 +301,33 @@ def shapley(doc: Document, a: Analysis) -> None:
                       f"is its main-effect estimate and the gain is their sum{split}. If the assumption fails, each "
                       "value is off by the interactions it sets to zero.", note=True)
         source = (f"the fitted model's predicted means of all {2 ** a.fractional.fraction.k} cells, fitted on all "
-                  f"{g['n_runs']} completed runs")
-    doc.table(frame, f"Exact Shapley values over all orders, from {source} (n = {per_cell(a)} per cell); they sum "
-                     f"to the total. {_shapley_intervals_text(a)} Shares only where the gain's CI excludes 0.")
+                  f"{g['n_runs']} completed runs (n = {per_cell(a)} per cell)")
+    doc.table(frame, f"Exact Shapley values over all orders, from {source}; they sum to the total. "
+                     f"{_shapley_intervals_text(a)} Shares only where the gain's CI excludes 0.")
     parts = s[s["component"] != TOTAL]
     ax = plots.shapley_waterfall(parts, g["baseline"], g["full"], baseline_label=base, full_label=full,
-                                 title=f"From {base} to {full}: Shapley steps (pp), n = {per_cell(a)} runs per cell")
+                                 title=f"From {base} to {full}:\nShapley steps (pp), n = {_attribution_n(a)}")
     doc.figure(ax.figure, "shapley", "Shapley waterfall from the baseline to the full configuration, with the 95% "
                                      "CIs of the table above.")
 
 
+def _attribution_n(a: Analysis) -> str:
+    """What the gain and the Shapley values rest on: '9 seeds' (per seed) or '9-10 runs per cell' (the fit)."""
+    return f"{a.gain['df'] + 1:.0f} seeds" if is_per_seed(a.gain["method"]) else f"{per_cell(a)} runs per cell"
+
+
 def _shapley_intervals_text(a: Analysis) -> str:
-    """The Shapley table's caption on its intervals: the methods its rows use, and the seeds a per-seed one
-    leaves out."""
-    s = a.shapley
-    per_seed = s["method"].map(is_per_seed)
-    parts = []
-    if per_seed.any():
-        parts.append("95% CIs, per-seed t: each seed's own Shapley values and gain, from its cells alone (the seed "
-                     "block cancels), then mean ± t(0.975, m − 1) · sd / √m over the m seeds with a run in every "
-                     "cell the value uses (the gain: the two end cells); they hold whatever the noise of each cell.")
-        gone = {row.component: seeds_left_out(a, row.interval_seeds) for row in s[per_seed].itertuples()}
-        factor_gone = [v for c, v in gone.items() if c != TOTAL]  # every Shapley value uses every cell: one set
-        if factor_gone and factor_gone[0] and factor_gone[0] == gone.get(TOTAL):
-            parts.append(f"Every interval leaves out {seed_list(gone[TOTAL])} (without a run in an end cell).")
-        else:
-            if factor_gone and factor_gone[0]:
-                parts.append(f"The Shapley values' intervals leave out {seed_list(factor_gone[0])} (without a run "
-                             "in some cell).")
-            if gone.get(TOTAL):
-                parts.append(f"The gain's leaves out {seed_list(gone[TOTAL])} (without a run in an end cell).")
-        if any(gone.values()):
-            parts.append("The values are the fit's on all completed runs, so such an interval may sit a little off "
-                         "centre.")
-    if (~per_seed).any():
-        df = s.loc[~per_seed, "df"].iloc[0]
-        which = "95% CIs" if not per_seed.any() else "Rows marked pooled (fewer than 2 complete seeds)"
-        parts.append(f"{which}: t intervals of these linear contrasts with the pooled residual sd of the effects' "
-                     f"fit, {df:.0f} df (the seed block cancels), which assume one noise level in every cell."
-                     if df >= 1 else f"{which}: no interval, since one seed gives no estimate of the noise.")
-    return " ".join(parts)
+    """The Shapley table's caption on its intervals (every row has the same method)."""
+    g = a.gain
+    if is_per_seed(g["method"]):
+        return ("95% CIs, per-seed t: mean ± t(0.975, m − 1) · sd / √m of each seed's own value (the seed block "
+                f"cancels within a seed), m = {g['df'] + 1:.0f}; they hold whatever the noise of each cell.")
+    if g["df"] < 1:
+        return "No intervals: one seed gives no estimate of the noise."
+    fewer = ("" if a.fractional is not None else
+             " (fewer than 2 seeds have a run in every cell, so no per-seed interval)")
+    return (f"95% CIs: t intervals of these linear contrasts with the pooled residual sd of the effects' fit, "
+            f"{g['df']:.0f} df (the seed block cancels), which assume one noise level in every cell{fewer}.")
 
 
 def paired(doc: Document, a: Analysis) -> None:

@@ -7,20 +7,20 @@ v(full) - v(baseline). This computes the exact average with the subset weights |
 is the same sum grouped by coalition. In a 2^3 design phi_i = E_i + E_ABC / 3 (Yates effects): a factor gets its
 main effect plus an equal share of the three-way interaction, and the two-way interactions cancel.
 
-Point estimates: the cell means of the full factorial model with seed blocks (`analysis.effects`) fitted on
-every completed run, for an average seed. In a balanced design they are the plain cell means; with a failed run
-they keep the other runs of its seed and stay paired. Every cell needs at least one run.
+The report's attribution of a full grid (`per_seed_attribution_table`): the gain and each Shapley value are
+fixed weights on the cells, summing to 0. Each seed with a run in every cell gives its own gain and Shapley
+values from its own cells; the seed block cancels within the seed, and each seed's values are one independent
+draw, whatever the noise of each cell. Value: their mean over those m seeds; interval: mean +- t(0.975, m - 1)
+sd / sqrt(m), exact for normal noise even where the cells' noise differs (plain networks are far noisier than
+residual ones). In a balanced design the means are those of the full factorial model with seed blocks
+(`analysis.effects`); where a seed lacks a run, its other runs stay in the effects but not here (the docstring of
+`per_seed_attribution_table` says why).
 
-Intervals (the report's headline, `per_seed_attribution_table`): the gain and each Shapley value are fixed
-weights on the cells, summing to 0. For each seed with a run in every cell a contrast uses (the gain: the two
-end cells; a Shapley value: every cell) the same weights give that seed's own gain or Shapley value; the seed
-block cancels within the seed, and each seed's value is one independent draw of the contrast, whatever the noise
-of each cell. The interval is mean +- t(0.975, m - 1) sd / sqrt(m) over those m seeds: exact for normal noise
-even where the cells' noise differs (plain networks are far noisier than residual ones). The pooled t interval
-of the effects' fit (`attribution_table`) assumes one noise level in every cell; where the baseline cell alone
-is twice as noisy its gain interval covers about 0.86 for a stated 0.95 (tests/test_inference_error_rates.py).
-It stays as the fallback where fewer than 2 seeds are complete for a contrast, and for fractions, whose Shapley
-values are the fitted model's predictions of cells never run. The column `method` says which each row uses.
+The pooled alternative (`attribution_table`, `gain_summary`): the contrasts of the fit's seed-adjusted cell means,
+with t intervals from its residual sd, which assume one noise level in every cell; where the baseline cell alone
+is twice as noisy the gain's covers about 0.85 for a stated 0.95 (tests/test_inference_error_rates.py). It stays
+as the fallback with fewer than 2 seeds complete in every cell, and for fractions, whose Shapley values are the
+fitted model's predictions of cells never run. The column `method` says which a table uses.
 
 A bootstrap over seeds is not used: any percentile interval of a mean of n per-seed values lies inside their
 range, which holds the truth with probability at most 1 - 2^(1-n) (0.75 at 3 seeds).
@@ -40,7 +40,7 @@ from analysis.design import ModelDesign, cell_index, model_design
 from analysis.linear_model import LinearFit, contrasts, fit_ols
 
 TOTAL = "total"  # the row of the gain itself in the attribution table
-MIN_SEEDS = 2  # a per-seed t interval needs two seeds complete in the cells its contrast uses (1 df)
+MIN_SEEDS = 2  # a per-seed t interval needs two seeds with a run in every cell (1 df)
 
 
 def shapley_weights(k: int) -> np.ndarray:
@@ -106,47 +106,46 @@ def seed_cell_values(design: ModelDesign, y: np.ndarray | None = None) -> np.nda
         return total / count.reshape(count.shape + (1,) * (y.ndim - 1))
 
 
-def complete_seeds(design: ModelDesign, weights: np.ndarray) -> np.ndarray:
-    """(seeds,) bool: the seeds with a run in every cell that `weights` (2^k,) gives a nonzero weight."""
+def complete_seeds(design: ModelDesign, cells: np.ndarray) -> np.ndarray:
+    """(seeds,) bool: the seeds with a run in every one of `cells` ((2^k,) bool)."""
     have = np.zeros((len(design.cell_counts), len(design.seeds)), dtype=bool)
     have[design.cells, design.seed_of_run] = True
-    return have[np.asarray(weights) != 0].all(axis=0)
+    return have[np.asarray(cells, dtype=bool)].all(axis=0)
 
 
 @dataclass(frozen=True)
 class SeedIntervals:
-    """t intervals over the per-seed values of contrasts of the cells (arrays (q,) or (q, R))."""
+    """Means and t intervals of the per-seed values of contrasts of the cells (arrays (q,) or (q, R))."""
     estimate: np.ndarray  # mean of the per-seed values over the complete seeds
     se: np.ndarray
     ci_low: np.ndarray
     ci_high: np.ndarray
-    n_seeds: np.ndarray  # (q,): seeds complete in the cells each contrast uses (NaN intervals below MIN_SEEDS)
-    seeds: tuple[tuple, ...]  # those seeds, one tuple per contrast
+    n_seeds: int  # seeds with a run in every cell some contrast uses (NaN intervals below MIN_SEEDS)
+    seeds: tuple  # those seeds
+    complete: np.ndarray  # (seeds,) bool: which of the design's seeds they are
 
 
 def per_seed_intervals(design: ModelDesign, weights: np.ndarray, y: np.ndarray | None = None,
                        confidence: float = 0.95) -> SeedIntervals:
-    """Per-seed t intervals of the contrasts weights (q, 2^k) @ cell means, for the responses y (default the
-    design's own; (runs, R) for R simulated studies of the same design at once).
+    """Per-seed means and t intervals of the contrasts weights (q, 2^k) @ cell means, for the responses y (default
+    the design's own; (runs, R) for R simulated studies of the same design at once).
 
-    Each seed complete in a contrast's cells gives one value of it; the seed block cancels because the weights sum
-    to 0. The interval is mean +- t(confidence, m - 1) sd / sqrt(m) over the m complete seeds."""
+    Every contrast uses the same seeds, those with a run in every cell that some contrast uses, so the per-seed
+    values keep the contrasts' linear relations exactly (the Shapley values sum to the gain on every seed). Each
+    such seed gives one value of every contrast, from its own cells; the seed block cancels because each row of
+    weights sums to 0. The interval is mean +- t(confidence, m - 1) sd / sqrt(m) over the m seeds."""
     weights = np.atleast_2d(np.asarray(weights, dtype=float))
-    values = seed_cell_values(design, y)
-    rows, n_seeds, seeds = [], [], []
-    for w in weights:
-        used, ok = w != 0, complete_seeds(design, w)
-        # only the cells the contrast uses: a NaN (no run) elsewhere must not enter as 0 * NaN
-        per_seed = np.tensordot(w[used], values[used][:, ok], axes=(0, 0))  # (m,) or (m, R)
-        m = int(ok.sum())
-        mean = per_seed.mean(axis=0) if m else np.full(per_seed.shape[1:], np.nan)
-        se = per_seed.std(axis=0, ddof=1) / np.sqrt(m) if m >= MIN_SEEDS else np.full_like(mean, np.nan)
-        half = stats.t.ppf(0.5 + confidence / 2, m - 1) * se if m >= MIN_SEEDS else se
-        rows.append((mean, se, mean - half, mean + half))
-        n_seeds.append(m)
-        seeds.append(tuple(design.seeds[ok].tolist()))
-    mean, se, low, high = (np.array(column) for column in zip(*rows))
-    return SeedIntervals(mean, se, low, high, np.array(n_seeds), tuple(seeds))
+    used = (weights != 0).any(axis=0)
+    complete = complete_seeds(design, used)
+    # only the cells the contrasts use: a NaN (no run) elsewhere must not enter as 0 * NaN
+    values = seed_cell_values(design, y)[used][:, complete]  # (used cells, m) or (used cells, m, R)
+    per_seed = np.tensordot(weights[:, used], values, axes=(1, 0))  # (q, m) or (q, m, R)
+    m = int(complete.sum())
+    with np.errstate(invalid="ignore", divide="ignore"):  # m < 2: NaN, no interval
+        mean = per_seed.mean(axis=1) if m else np.full(per_seed.shape[:1] + per_seed.shape[2:], np.nan)
+        se = per_seed.std(axis=1, ddof=1) / np.sqrt(m) if m >= MIN_SEEDS else np.full_like(mean, np.nan)
+    half = stats.t.ppf(0.5 + confidence / 2, m - 1) * se if m >= MIN_SEEDS else se
+    return SeedIntervals(mean, se, mean - half, mean + half, m, tuple(design.seeds[complete].tolist()), complete)
 
 
 def shares(values: np.ndarray, gain_low: float, gain_high: float) -> np.ndarray:
@@ -157,12 +156,13 @@ def shares(values: np.ndarray, gain_low: float, gain_high: float) -> np.ndarray:
 
 
 def attribution_table(design: ModelDesign, fit: LinearFit, confidence: float = 0.95) -> pd.DataFrame:
-    """The attribution with POOLED t intervals (the residual sd and df of the effects' fit, one noise level
-    assumed in every cell): the fallback of `per_seed_attribution_table`, and a fraction's table.
+    """The attribution from the fit's seed-adjusted cell means, with POOLED t intervals (the residual sd and df of
+    the effects' fit, one noise level assumed in every cell): the fallback of `per_seed_attribution_table`, and a
+    fraction's table.
 
-    component (each factor, then 'total' for the gain), value, se, ci_low, ci_high, df, n_runs, share (value /
-    gain where the gain's interval excludes 0), method ('pooled t (df)'), interval_seeds (all seeds of the
-    fit: the pooled sd uses every run)."""
+    component (each factor, then 'total' for the gain), value, se, ci_low, ci_high, df, n_runs (every run of
+    the fit), share (value / gain where the gain's interval excludes 0), method ('pooled t (df)'),
+    interval_seeds (all seeds of the fit)."""
     c = contrasts(fit, attribution_contrasts(design), confidence)
     n = len(c.estimate)
     return pd.DataFrame({"component": [*design.factors, TOTAL], "value": c.estimate, "se": c.se,
@@ -173,28 +173,27 @@ def attribution_table(design: ModelDesign, fit: LinearFit, confidence: float = 0
 
 
 def per_seed_attribution_table(design: ModelDesign, fit: LinearFit, confidence: float = 0.95) -> pd.DataFrame:
-    """The report's attribution of a full grid: `attribution_table`'s columns, with a per-seed t interval on
-    every row that has at least MIN_SEEDS complete seeds (df = m - 1, method 'per-seed t (m seeds)',
-    interval_seeds: those seeds), the pooled interval on the others.
+    """The report's attribution of a full grid: where at least MIN_SEEDS seeds have a run in every cell, each row
+    is the mean over those m seeds of that seed's own Shapley value or gain, with its per-seed t interval (df =
+    m - 1, method 'per-seed t (m seeds)', n_runs and interval_seeds: the runs and seeds behind it); with fewer,
+    `attribution_table` (the fit's values, pooled intervals). Same columns either way.
 
-    The values stay the fit's on every completed run, also where the interval uses only the complete seeds. Both
-    estimate the same contrast without bias (the model of cell mean + seed block needs no equal noise); the fit's
-    uses every run, keeps each Shapley value equal to its expression in the effects table (E_i + E_ABC / 3 in
-    2^3) and the values summing exactly to the gain between the seed-adjusted baseline and full means the report
-    shows. The coverage of an interval is its own property and does not change. In a balanced design the
-    interval is centred on the value; with a missing run it can be off centre by a little, and the report names
-    the seeds it uses."""
-    table = attribution_table(design, fit, confidence)
+    Why the per-seed mean is also the value where a seed lacks a run (rather than the fit's value on every run):
+    the value is then the centre of its own interval, where the fit's, resting on more runs, can fall outside
+    a narrow interval of 2 or 3 seeds; the Shapley values sum exactly to the gain, all from the same seeds; and
+    the baseline and full means of those seeds (`per_seed_gain_summary`) differ by exactly the gain. The price:
+    an incomplete seed's runs enter the effects table but not the attribution, so a Shapley value can differ a
+    little from its expression in the effects (E_i + E_ABC / 3 in 2^3). With no run missing both are the same
+    numbers: the fit's seed-adjusted cell means are then the plain means."""
     s = per_seed_intervals(design, attribution_weights(len(design.factors)), confidence=confidence)
-    per_seed = s.n_seeds >= MIN_SEEDS
-    for column in ("se", "ci_low", "ci_high"):
-        table[column] = np.where(per_seed, getattr(s, column), table[column])
-    table["df"] = np.where(per_seed, s.n_seeds - 1.0, table["df"])
-    table["method"] = [per_seed_method(m) if ok else old for m, ok, old in zip(s.n_seeds, per_seed, table["method"])]
-    table["interval_seeds"] = [seeds if ok else old for seeds, ok, old in
-                               zip(s.seeds, per_seed, table["interval_seeds"])]
-    table["share"] = shares(table["value"].to_numpy(), table["ci_low"].iloc[-1], table["ci_high"].iloc[-1])
-    return table
+    if s.n_seeds < MIN_SEEDS:
+        return attribution_table(design, fit, confidence)
+    n = len(s.estimate)
+    return pd.DataFrame({"component": [*design.factors, TOTAL], "value": s.estimate, "se": s.se,
+                         "ci_low": s.ci_low, "ci_high": s.ci_high, "df": float(s.n_seeds - 1),
+                         "n_runs": int(s.complete[design.seed_of_run].sum()),
+                         "share": shares(s.estimate, s.ci_low[-1], s.ci_high[-1]),
+                         "method": per_seed_method(s.n_seeds), "interval_seeds": [s.seeds] * n})
 
 
 def shapley_attribution(runs: pd.DataFrame, factors: Mapping[str, Sequence], metric: str = "final_val_acc",
@@ -204,8 +203,8 @@ def shapley_attribution(runs: pd.DataFrame, factors: Mapping[str, Sequence], met
 
     runs: one row per completed run (factor columns, `seed`, `metric`); every cell needs a run. Returns
     component, value (Shapley value; the factor rows sum to the total), se, ci_low, ci_high (t interval at
-    `confidence`: per-seed, or pooled where fewer than 2 seeds are complete; NaN with one seed), df, n_runs,
-    share (value / gain where the gain's interval excludes 0), method, interval_seeds."""
+    `confidence`: per-seed, or pooled where fewer than 2 seeds have a run in every cell; NaN with one seed), df,
+    n_runs, share (value / gain where the gain's interval excludes 0), method, interval_seeds."""
     design = model_design(runs, factors, metric)  # full 2^k: every cell needs a run
     return per_seed_attribution_table(design, fit_ols(design.X, design.y), confidence)
 
@@ -224,14 +223,21 @@ def gain_summary(design: ModelDesign, fit: LinearFit, confidence: float = 0.95) 
 
 
 def per_seed_gain_summary(design: ModelDesign, fit: LinearFit, confidence: float = 0.95) -> dict:
-    """`gain_summary` with the interval of `per_seed_attribution_table`'s total row (per-seed t where at least 2
-    seeds ran both end cells), and the pooled one kept as pooled_ci_low, pooled_ci_high, pooled_df (what
-    assuming one noise level in every cell would give)."""
+    """The gain as `per_seed_attribution_table`'s total row gives it, in `gain_summary`'s keys, with the pooled
+    interval kept as pooled_ci_low, pooled_ci_high, pooled_df (what assuming one noise level in every cell
+    would give). Per seed, baseline and full are the means of the two end cells over the seeds used (n_baseline =
+    n_full = their number), so full - baseline = gain; with fewer than 2 such seeds, `gain_summary`."""
     summary = gain_summary(design, fit, confidence)
     pooled = {f"pooled_{k}": summary[k] for k in ("ci_low", "ci_high", "df")}
     total = per_seed_attribution_table(design, fit, confidence).iloc[-1]
+    if not is_per_seed(total["method"]):
+        return summary | pooled
+    used = np.isin(design.seeds, total["interval_seeds"])
+    ends = seed_cell_values(design)[[0, -1]][:, used].mean(axis=1)
     summary.update({k: float(total[k]) for k in ("se", "ci_low", "ci_high", "df")})
-    summary.update(method=total["method"], interval_seeds=total["interval_seeds"], **pooled)
+    summary.update(baseline=float(ends[0]), full=float(ends[1]), gain=float(total["value"]),
+                   method=total["method"], interval_seeds=total["interval_seeds"], n_runs=int(total["n_runs"]),
+                   n_baseline=int(used.sum()), n_full=int(used.sum()), **pooled)
     return summary
 
 

@@ -79,7 +79,7 @@ def test_two_by_two_shapley_and_aggregates_by_hand():
     e = factorial_effects(data, TWO).set_index("term")
     assert pooled.loc["a", "ci_low"] == pytest.approx(e.loc["a", "ci_low"]) and pooled.loc["a", "df"] == 3
     assert (pooled["method"] == "pooled t (3 df)").all()
-    assert (pooled["value"] == s["value"]).all()  # one fit, two kinds of interval
+    assert pooled["value"].to_numpy() == pytest.approx(s["value"].to_numpy(), abs=1e-14)  # balanced: same values
     assert pooled.loc[["a", "b"], "share"].sum() == pytest.approx(1.0)  # the pooled gain interval excludes 0
     c = config_summary(data, TWO).set_index("config")
     row = c.loc["a=0-b=relu"]
@@ -150,9 +150,15 @@ def test_effects_use_every_completed_run_and_equal_statsmodels_when_unbalanced()
     # the gain: full minus baseline for the same seed, as the fitted model predicts it
     base = fit.predict(coded.iloc[:1].assign(xa=-1.0, xb=-1.0, xc=-1.0)).item()
     full = fit.predict(coded.iloc[:1].assign(xa=1.0, xb=1.0, xc=1.0)).item()
-    s = shapley_attribution(data, DEFAULT_FACTORS).set_index("component")
+    design = model_design(data, DEFAULT_FACTORS, "final_val_acc")
+    s = attribution_table(design, fit_ols(design.X, design.y)).set_index("component")  # the fit's contrasts
     assert s.loc[TOTAL, "value"] == pytest.approx(full - base, abs=1e-12)
     assert s.loc[list(DEFAULT_FACTORS), "value"].sum() == pytest.approx(full - base, abs=1e-12)
+    # the report's: the two seeds with a run in every cell (runs 2, 13, 14 and 30 are seeds 2, 1, 2 and 2)
+    headline = shapley_attribution(data, DEFAULT_FACTORS).set_index("component")
+    assert headline.loc[TOTAL, "interval_seeds"] == (0, 3) and headline.loc[TOTAL, "method"] == "per-seed t (2 seeds)"
+    assert headline.loc[list(DEFAULT_FACTORS), "value"].sum() == pytest.approx(headline.loc[TOTAL, "value"],
+                                                                                abs=1e-12)
 
 
 def test_effects_fit_any_estimable_terms_and_refuse_the_rest():
@@ -199,29 +205,33 @@ def test_shapley_sums_to_gain_and_equals_yates_formula():
     assert (s.loc["shortcut", "ci_low"], s.loc["shortcut", "ci_high"]) == pytest.approx((low, high))
 
 
-def test_per_seed_intervals_use_the_complete_seeds_and_fall_back_to_pooled_below_two():
+def test_per_seed_attribution_uses_the_complete_seeds_and_falls_back_to_pooled_below_two():
     data = simulate(n_seeds=4, noise=0.02, rng=12).reset_index(drop=True)
     cell = data["config"]
-    # seed 0 misses a middle cell, seed 2 the full one: 2 seeds complete everywhere, 3 with both end cells
+    # seed 0 misses a middle cell, seed 2 the full one: seeds 1 and 3 have a run in every cell
     partial = data[~(((cell == "shortcut=0-se=1-act=relu") & (data["seed"] == 0))
                      | ((cell == "shortcut=1-se=1-act=mish") & (data["seed"] == 2)))]
     s = shapley_attribution(partial, DEFAULT_FACTORS).set_index("component")
-    assert list(s["method"]) == ["per-seed t (2 seeds)"] * 3 + ["per-seed t (3 seeds)"]
-    assert s.loc["se", "interval_seeds"] == (1, 3) and s.loc[TOTAL, "interval_seeds"] == (0, 1, 3)
+    assert (s["method"] == "per-seed t (2 seeds)").all() and (s["df"] == 1).all() and (s["n_runs"] == 16).all()
+    assert s.loc["se", "interval_seeds"] == (1, 3)
     assert s.loc[list(DEFAULT_FACTORS), "value"].sum() == pytest.approx(s.loc[TOTAL, "value"], abs=1e-12)
     values, _ = cell_matrix(data, DEFAULT_FACTORS, "final_val_acc")
-    gains = (values[-1] - values[0])[[0, 1, 3]]
-    low, high = stats.t.interval(0.95, 2, loc=gains.mean(), scale=stats.sem(gains))
-    assert (s.loc[TOTAL, "ci_low"], s.loc[TOTAL, "ci_high"]) == pytest.approx((low, high))
-    assert s.loc[TOTAL, "value"] != pytest.approx(gains.mean(), abs=1e-9)  # the value is the fit's, on every run
-    # seed 1 also misses a cell: one seed complete everywhere, so the Shapley values fall back to the pooled t
+    values = values[:, [1, 3]]
+    for row, per_seed in zip(s.itertuples(), np.vstack([shapley_weights(3) @ values, values[-1] - values[0]])):
+        low, high = stats.t.interval(0.95, 1, loc=per_seed.mean(), scale=stats.sem(per_seed))
+        assert (row.ci_low, row.value, row.ci_high) == pytest.approx((low, per_seed.mean(), high)), row.Index
+    g = gain_interval(partial, DEFAULT_FACTORS)
+    assert (g["baseline"], g["full"]) == pytest.approx((values[0].mean(), values[-1].mean()))
+    assert g["full"] - g["baseline"] == pytest.approx(g["gain"], abs=1e-12) and g["n_baseline"] == 2
+    assert g["gain"] == pytest.approx(s.loc[TOTAL, "value"]) and g["pooled_df"] == 30 - 8 - 3
+    # seed 1 also misses a cell: one seed complete, so the fit's values with pooled intervals
     fewer = partial[~((partial["config"] == "shortcut=1-se=0-act=mish") & (partial["seed"] == 1))]
-    f = shapley_attribution(fewer, DEFAULT_FACTORS).set_index("component")
+    f = shapley_attribution(fewer, DEFAULT_FACTORS)
     design = model_design(fewer, DEFAULT_FACTORS, "final_val_acc")
-    pooled = attribution_table(design, fit_ols(design.X, design.y)).set_index("component")
-    assert list(f["method"]) == [f"pooled t ({design.n_runs - 8 - 3} df)"] * 3 + ["per-seed t (3 seeds)"]
-    assert f.loc["se", ["ci_low", "ci_high", "df"]].tolist() == pooled.loc["se", ["ci_low", "ci_high", "df"]].tolist()
-    assert f.loc[list(DEFAULT_FACTORS), "value"].sum() == pytest.approx(f.loc[TOTAL, "value"], abs=1e-12)
+    pooled = attribution_table(design, fit_ols(design.X, design.y))
+    assert (f["method"] == f"pooled t ({design.n_runs - 8 - 3} df)").all()
+    pd.testing.assert_frame_equal(f, pooled)
+    assert f["value"].iloc[:3].sum() == pytest.approx(f["value"].iloc[-1], abs=1e-12)
     # one seed: no interval at all
     one = shapley_attribution(data[data["seed"] == 0], DEFAULT_FACTORS)
     assert one["ci_low"].isna().all() and (one["method"] == "none (0 residual df)").all()

@@ -218,6 +218,20 @@ def test_credentials_in_the_storage_uri_are_never_printed_or_written(tmp_path, c
     assert "VERYSECRET" not in spec.to_yaml() and "s3://***@bucket/runs" in spec.to_yaml()
 
 
+def test_a_second_driver_of_a_new_study_is_refused_while_the_first_starts(tmp_path, capsys):
+    """The first driver holds the lock before it writes anything else; the second is told whose it is."""
+    import json
+    import socket
+
+    storage = tmp_path / "runs"
+    (storage / NAME).mkdir(parents=True)
+    lock = storage / NAME / ".lock"
+    lock.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": "now", "token": "t"}))
+    code, lines = run_cli(["--profile", "smoke", "--name", NAME, "--storage", str(storage)], capsys)
+    assert code == 2 and len(lines) == 1 and f"in use by another driver (pid {os.getpid()}" in lines[0]
+    assert [p.name for p in (storage / NAME).iterdir()] == [".lock"]  # the first driver's lock is untouched
+
+
 def test_a_locked_study_is_refused_while_its_driver_lives(tmp_path, capsys):
     import json
     import socket
