@@ -13,7 +13,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from trainables.components import Component, get, registry
+from trainables.components import BUILT_IN, Component, get, registry
 
 DEFAULT_FACTORS: tuple[str, ...] = ("shortcut", "se", "activation")
 NAMED_PARTS = ("shortcut", "se", "activation", "depth")  # the parts the original study's names spell out
@@ -62,20 +62,24 @@ def model_name(levels: Mapping[str, Any]) -> str:
         name = "-".join(extras + [f"ResNet-{depth}"])
     else:
         name = f"Plain-{depth}" + "".join(f"+{extra}" for extra in extras)
-    for component_name, component in registry().items():
-        level = levels.get(component_name, component.default)
-        if component_name in NAMED_PARTS or level == component.levels[0]:
+    known = registry()
+    for component_name, level in levels.items():
+        component = known.get(component_name)
+        if component is None or component_name in NAMED_PARTS or level == component.levels[0]:
             continue
         name += f"+{component.label}" if len(component.levels) == 2 else f"+{component.label}={level}"
     return name
 
 
 def fixed_levels(factor_names: Sequence[str], fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The level of every registered component not in `factor_names`: its default, or the given one."""
+    """The level of every built-in component not in `factor_names` (its default, or the given one) and of the
+    other components given in `fixed`. A user's component that a study does not vary is left out: the trial gives
+    it its default, and a study that never loaded it does not depend on it."""
     overrides = dict(fixed or {})
     for name, level in overrides.items():
         get(name).check(level)
-    return {name: overrides.get(name, c.default) for name, c in registry().items() if name not in factor_names}
+    held = {c.name: overrides.get(c.name, c.default) for c in BUILT_IN if c.name not in factor_names}
+    return {**held, **{n: v for n, v in overrides.items() if n not in factor_names}}
 
 
 def configurations(factor_names: Sequence[str] = DEFAULT_FACTORS, fixed: Mapping[str, Any] | None = None,

@@ -61,10 +61,11 @@ def test_unknown_config_key_is_rejected(digits_small):
 
 @pytest.mark.slow
 def test_resnet34_learns_digits():
-    """ResNet-34 (width 16, small stem, 32x32) on the digits: measured 0.96 after 3 epochs; asserted > 0.9.
+    """ResNet-34 (width 16, small stem, 16x16, as the quick profile's images) on the digits: measured
+    [0.390, 0.922, 0.958] by epoch; asserted > 0.9 after 3 epochs.
 
     Plain-34 under the same recipe is printed for the record, not asserted (it learns much more slowly)."""
-    data = load_data(size=32)
+    data = load_data(size=16)
     recipe = dict(seed=0, width=16, stem="small", epochs=3, batch_size=64, lr=3e-3, threads=2, label_smoothing=0.1)
     rows = _run(recipe, data)
     plain = _run(dict(recipe, shortcut=False), data)
