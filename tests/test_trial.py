@@ -126,3 +126,17 @@ def test_a_checkpoint_of_another_configuration_or_data_is_not_resumed(digits_sma
     (tmp_path / "ckpt" / "state.pt").write_bytes(b"truncated")
     with pytest.warns(UserWarning, match="unreadable"):
         assert [r["epoch"] for r in _run(config, digits_small, tmp_path / "ckpt")] == [1, 2]
+
+
+def test_a_ledger_record_made_on_other_data_is_not_this_trials(digits_small, tmp_path):
+    """The same configuration on other data (here another split of the digits) trains afresh: a ledger shared by
+    mistake, or a data folder that changed, never hands back another data set's numbers."""
+    from trainables.data import load_data
+
+    config = dict(TINY, seed=7, epochs=1)
+    train_trial(config, digits_small, LocalReporter(), store=str(tmp_path))
+    other = load_data(size=12, split_seed=7)
+    assert other.fingerprint != digits_small.fingerprint
+    again = LocalReporter()
+    train_trial(config, other, again, store=str(tmp_path))
+    assert [r["epoch"] for r in again.rows] == [1]  # trained, not re-reported
