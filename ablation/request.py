@@ -64,7 +64,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
         raise ValueError(f"--min-effect must be in (0, 100) percentage points, got {args.min_effect}")
     if args.power is not None and not 0 < args.power < 1:
         raise ValueError(f"--power must be in (0, 1), got {args.power}")
-    if not args.until_settled and (args.wave is not None or args.max_seeds is not None):
+    if not args.until_settled and not args.resume and (args.wave is not None or args.max_seeds is not None):
         raise ValueError(f"{' and '.join(given(args, ('wave', 'max_seeds')))} need --until-settled")
     if args.fraction is not None and args.resolution is not None:
         raise ValueError("give --fraction or --resolution, not both")
@@ -153,6 +153,15 @@ def _resume(args: argparse.Namespace, location: str, secrets: dict[str, str]) ->
     if args.fold_over is not None:
         factor = None if args.fold_over == ALL_FACTORS else args.fold_over
         design = folded_design(saved.design, saved.profile.factors, factor)
+    if saved.sequential:
+        asked = {"wave": args.wave, "max_seeds": args.max_seeds,
+                 "min_effect": None if args.min_effect is None else args.min_effect / 100}
+        moved = [f"--{k.replace('_', '-')}" for k, v in asked.items() if v is not None and v != saved.sequential[k]]
+        if moved:  # the looks and their level were fixed when the study started: changing them voids the rule
+            raise ValueError(f"{', '.join(moved)} cannot change: study {name!r} runs until settled under the rule "
+                             "it started with (its looks and their level are fixed)")
+    elif not args.until_settled and (args.wave is not None or args.max_seeds is not None):
+        raise ValueError(f"{' and '.join(given(args, ('wave', 'max_seeds')))} need --until-settled")
     sequential = saved.sequential or (_sequential(args, len(seeds)) if args.until_settled else {})
     spec = replace(saved, name=name, storage=location, profile=profile, seeds=seeds, address=args.address,
                    design=design, sequential=sequential,

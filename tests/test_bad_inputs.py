@@ -106,6 +106,9 @@ FILE_CASES = [
     ("resume-data-changed", lambda t, s: _resume(s, lambda text: text.replace(
         "data: null", f"data: {_tree(t / 'd')}").replace("data_fingerprint: ''", "data_fingerprint: 0123456789abcd")),
      "changed since it started (fingerprint 0123456789ab", True),
+    ("resume-sequential-new-budget", lambda t, s: _resume(s, lambda text: text.replace(
+        "sequential: {}", "sequential: {start: 2, wave: 2, max_seeds: 6, min_effect: 0.02, schedule: [2, 4, 6]}"),
+        ["--max-seeds", "8"]), "--max-seeds cannot change: study 'bad' runs until settled", True),
     ("new-over-a-study", lambda t, s: _existing(s, "spec.yaml"), "already exists", True),
     ("new-over-other-files", lambda t, s: _existing(s, "notes.txt"), "is not a study (no spec.yaml)", True),
 ]
