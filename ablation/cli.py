@@ -104,8 +104,7 @@ FIXED_ON_RESUME = ("profile", "data", "images", "epochs", "factors", "components
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    args = build_parser().parse_args(argv)
-    return args
+    return build_parser().parse_args(argv)
 
 
 def given(args: argparse.Namespace, names) -> list[str]:

@@ -35,12 +35,19 @@ def _storage(args: argparse.Namespace) -> tuple[str, dict[str, str]]:
     return runstore.normalise(location), secrets
 
 
-def _load_components(paths) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
-    """(path -> source, spec records {path, sha256}) for the user's component files, registered now."""
+def _load_components(paths, digests: dict[str, str] | None = None
+                     ) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
+    """(path -> source, spec records {path, sha256}) for the user's component files, registered now.
+
+    digests: path -> the sha256 a resumed study recorded; a file whose source changed is refused before it runs."""
     sources, records = {}, []
     for path in paths:
         absolute = str(Path(path).expanduser().resolve())
         source = read_components_file(absolute)
+        digest = hashlib.sha256(source.encode()).hexdigest()
+        if digests is not None and digests.get(path) != digest:
+            raise ValueError(f"component file {path} changed since the study started; restore it (its trials would "
+                             "not be comparable) or start a new study")
         try:
             added = load_source(source, absolute)
         except Exception as err:  # the user's code: where it failed, in one line
@@ -50,7 +57,7 @@ def _load_components(paths) -> tuple[dict[str, str], tuple[dict[str, str], ...]]
             raise ValueError(f"--components {path}: the file registered no component (call "
                              "trainables.components.register(Component(...)))")
         sources[absolute] = source
-        records.append({"path": absolute, "sha256": hashlib.sha256(source.encode()).hexdigest()})
+        records.append({"path": absolute, "sha256": digest})
     return sources, tuple(records)
 
 
@@ -128,7 +135,7 @@ def _resume(args: argparse.Namespace, location: str, secrets: dict[str, str]) ->
     except UnicodeDecodeError:
         raise SpecError(f"{runstore.redact(spec_path)} is not text; restore it or start a new study") from None
     # The study's own components first: the spec names them among its factors.
-    sources = _saved_components(text, name)
+    sources = _saved_components(text)
     saved = StudySpec.from_yaml(text, where=runstore.redact(spec_path))
     changed = _changed_on_resume(args, saved)
     if changed:
@@ -170,7 +177,7 @@ def _resume(args: argparse.Namespace, location: str, secrets: dict[str, str]) ->
     return Request(spec=spec, resume=True, secrets=secrets, components=sources, grown_from=grown_from)
 
 
-def _saved_components(text: str, name: str) -> dict[str, str]:
+def _saved_components(text: str) -> dict[str, str]:
     """Load the component files a saved spec lists (each must still hold the source it had); path -> source."""
     import yaml
 
@@ -178,15 +185,9 @@ def _saved_components(text: str, name: str) -> dict[str, str]:
         records = (yaml.safe_load(text) or {}).get("components") or []
     except (yaml.YAMLError, AttributeError):
         return {}  # StudySpec.from_yaml says what is wrong with the file
-    sources = {}
-    for record in records if isinstance(records, list) else []:
-        path = str(record.get("path", "")) if isinstance(record, dict) else ""
-        source = read_components_file(path)
-        if hashlib.sha256(source.encode()).hexdigest() != record.get("sha256"):
-            raise ValueError(f"component file {path} changed since study {name!r} started; restore it (its trials "
-                             "would not be comparable) or start a new study")
-        sources.update(_load_components([path])[0])
-    return sources
+    saved = {str(r.get("path", "")): r.get("sha256") for r in records if isinstance(r, dict)} if isinstance(
+        records, list) else {}
+    return _load_components(list(saved), digests=saved)[0]
 
 
 def _changed_on_resume(args: argparse.Namespace, saved: StudySpec) -> list[str]:

@@ -49,7 +49,7 @@ def run(request: Request, args) -> int:
         raise DataError(f"the data of study {spec.name!r} changed since it started (fingerprint "
                         f"{spec.data_fingerprint[:12]}, now {data.content_fingerprint[:12]}); resume with the "
                         "original data, or start a new study")
-    spec = StudySpec(**{**spec.__dict__, "data_fingerprint": data.content_fingerprint})
+    spec = replace(spec, data_fingerprint=data.content_fingerprint)
     started_ray = not ray.is_initialized()
     began = time.perf_counter()
     connect(spec, request.secrets)

@@ -25,6 +25,7 @@ from analysis.analyse import Analysis
 from analysis.effects import ALPHA
 from analysis.load import COMPLETED, ResultsError
 from analysis.power import MAX_SEEDS, PLANNING_CONFIDENCE, POWER, factorial_seeds_needed, sd_upper_bound
+from analysis.render import DASH
 from analysis.schema import TIMING_FILE
 
 PLAN_COLUMNS = ("basis", "residual_sd", "df", "confidence", "n_cells", "n_terms", "n_seeds", "min_effect", "power",
@@ -99,7 +100,7 @@ def plan_table(a: Analysis, min_effect: float | None = None, power: float = POWE
 def duration(seconds: float) -> str:
     """'45 s', '12 min', '3.4 h', '2.1 d'; a dash where unknown, 'unbounded' for an infinite count."""
     if np.isnan(seconds):
-        return "—"
+        return DASH
     if np.isinf(seconds):
         return "unbounded"
     if seconds < 120:
@@ -109,14 +110,15 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds < 172_800 else f"{seconds / 86_400:.1f} d"
 
 
-def seeds_count(n: float) -> str:
+def seeds_text(n: float) -> str:
+    """Seeds needed: a count, '> 10,000', or a dash where the noise is unknown."""
     if np.isnan(n):
-        return "—"
+        return DASH
     return f"> {MAX_SEEDS:,}" if np.isinf(n) else f"{int(n)}"
 
 
 def trials_count(n: float) -> str:
-    return "—" if np.isnan(n) else "unbounded" if np.isinf(n) else f"{int(n)}"
+    return DASH if np.isnan(n) else "unbounded" if np.isinf(n) else f"{int(n)}"
 
 
 def format_plan(table: pd.DataFrame) -> str:
@@ -134,7 +136,7 @@ def format_plan(table: pd.DataFrame) -> str:
     efficient = np.isfinite(first.efficiency)
     if efficient:
         header.append(f"wall at pilot efficiency {first.efficiency:.2f}")
-    cells = [header] + [[r.basis, seeds_count(r.seeds_needed), trials_count(r.trials_added),
+    cells = [header] + [[r.basis, seeds_text(r.seeds_needed), trials_count(r.trials_added),
                          duration(r.compute_seconds), duration(r.wall_seconds)]
                         + ([duration(r.wall_seconds_at_efficiency)] if efficient else [])
                         for r in table.itertuples()]

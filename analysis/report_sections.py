@@ -16,19 +16,11 @@ from matplotlib.figure import Figure
 from analysis import plots
 from analysis.analyse import Analysis
 from analysis.fraction_effects import ALIAS_ORDER, ALIASES, shapley_label
-from analysis.plan import duration, plan_table, read_timing, trials_count
-from analysis.power import MAX_SEEDS
+from analysis.plan import duration, plan_table, read_timing, seeds_text, trials_count
 from analysis.render import DASH, Document, interval, p_is, pct, pp, pvalue
 from analysis.shapley import TOTAL, is_per_seed, per_seed_gain
 
 BORDERLINE = (0.01, 0.20)  # Holm p in this range: a few more seeds could flip the verdict
-
-
-def seeds_text(n: float) -> str:
-    """Seeds needed: a count, '> 10,000', or a dash where the noise is unknown."""
-    if not np.isfinite(n):
-        return DASH if np.isnan(n) else f"> {MAX_SEEDS:,}"
-    return f"{int(n)}"
 
 
 def size(x: float) -> str:

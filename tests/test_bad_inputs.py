@@ -109,10 +109,18 @@ FILE_CASES = [
     ("resume-sequential-new-budget", lambda t, s: _resume(s, lambda text: text.replace(
         "sequential: {}", "sequential: {start: 2, wave: 2, max_seeds: 6, min_effect: 0.02, schedule: [2, 4, 6]}"),
         ["--max-seeds", "8"]), "--max-seeds cannot change: study 'bad' runs until settled", True),
+    ("resume-component-changed", lambda t, s: _resume(s, lambda text: text.replace(
+        "components: []", _changed_component(t))), "mine.py changed since the study started", True),
     ("new-over-a-study", lambda t, s: _existing(s, "spec.yaml"), "already exists", True),
     ("new-over-other-files", lambda t, s: _existing(s, "notes.txt"), "is not a study (no spec.yaml)", True),
 ]
 CASES = _cli_cases() + FILE_CASES
+
+
+def _changed_component(tmp_path: Path) -> str:
+    """spec.yaml's `components:` naming a file whose digest is not the recorded one; it must never run."""
+    path = _components(tmp_path, "raise RuntimeError('a changed component file must not run')\n")
+    return f"components:\n- path: {path}\n  sha256: '0000'"
 
 
 def _file(path: Path) -> Path:

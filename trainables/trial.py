@@ -103,8 +103,9 @@ def load_checkpoint(location: str) -> dict | None:
     it cannot be read (then the trial starts from epoch 0, with a warning)."""
     if not runstore.files.is_file(location):
         return None
-    try:
-        return torch.load(io.BytesIO(runstore.read_bytes(location)), weights_only=True)
+    try:  # a local file is read in place; a remote one (no seekable stream) through memory
+        source = location if runstore.is_local(location) else io.BytesIO(runstore.read_bytes(location))
+        return torch.load(source, weights_only=True)
     except Exception as err:  # a truncated or foreign file: start again rather than fail on every retry
         warnings.warn(f"checkpoint {runstore.redact(location)} is unreadable ({type(err).__name__}); the trial "
                       "starts from epoch 0", stacklevel=2)
