@@ -1,4 +1,4 @@
-"""The result tables (their columns: analysis/schema.py), built from the trials' own records.
+"""The result tables (their columns: analysis/results/schema.py), built from the trials' own records.
 
 A finished trial's history comes from the ledger it wrote itself (complete even when Tune's snapshot lags); a
 trial that did not finish gets its epochs from what it reported to Tune in this fit (if anything), and its status
@@ -13,7 +13,7 @@ import pandas as pd
 
 import runstore
 from ablation.spec import StudySpec
-from analysis.schema import (COMPLETED, EPOCH_METRICS, EPOCHS_FILE, FAILED, PLACEMENT, RECIPE, TRIALS_FILE,
+from analysis.results.schema import (COMPLETED, EPOCH_METRICS, EPOCHS_FILE, FAILED, PLACEMENT, RECIPE, TRIALS_FILE,
                              epoch_columns, trial_columns)
 from trainables.ledger import ledger_location, read_all, trial_key
 

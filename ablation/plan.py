@@ -36,8 +36,8 @@ def local_copy(run_dir: str) -> Path:
 def plan(args: argparse.Namespace) -> str:
     """The plan's text; ValueError (one line) for a missing study or one that cannot be planned from."""
     from analysis.analyse import analyse
-    from analysis.load import load_study
-    from analysis.plan import format_plan, plan_table, read_timing
+    from analysis.results.load import load_study
+    from analysis.stats.planning import format_plan, plan_table, read_timing
 
     if not args.name:
         raise ValueError("--plan needs the --name of a finished study (the pilot)")

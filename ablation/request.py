@@ -212,7 +212,7 @@ def _sequential(args: argparse.Namespace, start: int) -> dict:
     """--until-settled's schedule for the spec; {} without it."""
     if not args.until_settled:
         return {}
-    from analysis.sequential import looks
+    from analysis.stats.sequential import looks
 
     wave = 2 if args.wave is None else args.wave
     max_seeds = 10 if args.max_seeds is None else args.max_seeds

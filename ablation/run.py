@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         # so (the token comes from RAY_AUTH_TOKEN or ~/.ray/auth_token). Ray reads this once, at import.
         os.environ.setdefault("RAY_AUTH_MODE", "token")
     from ablation.study import ClusterError
-    from analysis.load import ResultsError
+    from analysis.results.load import ResultsError
     from trainables.data import DataError
 
     if args.plan:

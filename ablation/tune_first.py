@@ -36,7 +36,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 import runstore
 from ablation.spec import SPEC_FILE, StudySpec
-from analysis.tuning_rule import TUNED, choose
+from analysis.stats.tuning_rule import TUNED, choose
 from search_spaces import tuning as space
 from search_spaces.factors import Configuration, configurations
 from trainables.components import load_source

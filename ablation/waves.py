@@ -2,7 +2,7 @@
 
 `fit_pending` trains the trials the ledger does not hold and writes the tables, whatever happens to the fit.
 `run_waves` (--until-settled) grows the study wave by wave along the schedule fixed in spec.yaml, looks at the
-effects after each complete wave with the stopping rule of analysis/sequential.py, records every look in
+effects after each complete wave with the stopping rule of analysis/stats/sequential.py, records every look in
 results/waves.csv, and stops when every term is settled or the seed budget is spent. Each look is a pure function
 of the completed runs of its seeds, so a driver killed mid-wave resumes (--resume) and makes the same decisions.
 """
@@ -17,8 +17,8 @@ import runstore
 from ablation.export import write_tables
 from ablation.spec import SPEC_FILE, StudySpec
 from ablation.study import pending_entries, run_study, shared_settings, trial_entries
-from analysis.schema import COMPLETED, WAVES_FILE
-from analysis.sequential import describe_rule, replay, waves_table
+from analysis.results.schema import COMPLETED, WAVES_FILE
+from analysis.stats.sequential import describe_rule, replay, waves_table
 
 METRIC = "final_val_acc"
 
@@ -41,8 +41,8 @@ def _model_terms(spec: StudySpec):
     """The terms a look fits: every interaction of the full grid, or those a fraction can estimate."""
     if not spec.design:
         return None
-    from analysis.fraction_effects import model_terms
-    from analysis.fractional import fraction_from_cells
+    from analysis.stats.fraction_fit import model_terms
+    from analysis.doe.fractions import fraction_from_cells
 
     return model_terms(fraction_from_cells(list(spec.profile.factors), spec.design["cells"]))
 

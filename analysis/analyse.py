@@ -3,10 +3,10 @@
 The effects come from one OLS fit (full 2^k model with seed blocks) on every completed run with the metric, with
 its pooled residual sd; a failed or missing run costs only itself. On a full grid the gain and the Shapley values
 are the mean and t interval of each seed's own values over the seeds with a run in every cell
-(`analysis.shapley`), which hold whatever the noise of each cell; with fewer than 2 such seeds they are the fit's
+(`analysis.stats.shapley`), which hold whatever the noise of each cell; with fewer than 2 such seeds they are the fit's
 contrasts with its pooled sd, as a fraction's always are. The design is read from the data: where the
 cells with a completed run are a regular fraction of the grid (fold-overs included) rather than all of it, the
-fit is `analysis.fraction_effects`' (one term per alias chain, under a stated assumption); where they are
+fit is `analysis.stats.fraction_fit`' (one term per alias chain, under a stated assumption); where they are
 neither, a note says so and the effects are not computed. The parts that need two-level factors and a run
 in every cell are skipped with the reason in `skipped` when the data cannot support them; the rest (aggregates,
 paired comparisons) still run.
@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.aggregate import config_summary, curve_summary, interaction_means, marginal_means, per_seed_values
-from analysis.design import ModelDesign, cell_means, check_two_level, missing_runs, model_design
-from analysis.effects import ALPHA, effects_table
-from analysis.fraction_effects import FractionFit, fraction_effects, with_aliases
-from analysis.linear_model import LinearFit, fit_ols
-from analysis.load import COMPLETED, METRICS, ResultsError, Study, completed
-from analysis.observed_design import FRACTION, IRREGULAR, ObservedDesign, observe_design, read_spec_design
-from analysis.paired import paired_comparisons, study_table
-from analysis.power import PLANNING_CONFIDENCE, POWER, effect_planning, factorial_seeds_needed, sd_upper_bound
-from analysis.shapley import is_per_seed, per_seed_attribution_table, per_seed_gain_summary
+from analysis.stats.descriptive import config_summary, curve_summary, interaction_means, marginal_means, per_seed_values
+from analysis.stats.model_design import ModelDesign, cell_means, check_two_level, missing_runs, model_design
+from analysis.stats.effects import ALPHA, effects_table
+from analysis.stats.fraction_fit import FractionFit, fraction_effects, with_aliases
+from analysis.stats.ols import LinearFit, fit_ols
+from analysis.results.load import COMPLETED, METRICS, ResultsError, Study, completed
+from analysis.stats.observed_design import FRACTION, IRREGULAR, ObservedDesign, observe_design, read_spec_design
+from analysis.stats.paired import paired_comparisons, study_table
+from analysis.stats.power import PLANNING_CONFIDENCE, POWER, effect_planning, factorial_seeds_needed, sd_upper_bound
+from analysis.stats.shapley import is_per_seed, per_seed_attribution_table, per_seed_gain_summary
 
 MIN_EFFECT = 0.01  # the smallest effect of interest for planning, as a fraction (1 percentage point)
 

@@ -23,12 +23,14 @@ from matplotlib.figure import Figure
 
 from runstore import write_atomic
 
-from analysis import plots, report_sections, sequential_report
+from analysis.reporting import figures as plots
+from analysis.reporting import sections as report_sections
+from analysis.reporting import waves_section as sequential_report
 from analysis.analyse import MIN_EFFECT, Analysis, analyse
-from analysis.load import METRICS, ResultsError, load_study
-from analysis.paired import NAMED_MODELS
-from analysis.render import DASH, Document, interval, pm
-from analysis.tuning_report import TuningSection, analyse_tuning
+from analysis.results.load import METRICS, ResultsError, load_study
+from analysis.stats.paired import NAMED_MODELS
+from analysis.reporting.document import DASH, Document, interval, pm
+from analysis.reporting.tuning_section import TuningSection, analyse_tuning
 from analysis.wandb_summary import WandbSummaryError, log_summary
 
 # effects.csv keeps its first columns in their old order; the rest follow
@@ -195,7 +197,7 @@ def build_document(a: Analysis, extra: TuningSection | None = None) -> Document:
                  sections.shapley, sections.paired, sections.planning):
         part(doc, a)
     sequential_report.section(doc, a)  # a study run --until-settled: results/waves.csv
-    if extra is not None:  # tuning stage, --compare, fANOVA (analysis/tuning_report.py)
+    if extra is not None:  # tuning stage, --compare, fANOVA (analysis/reporting/tuning_section.py)
         extra.render(doc)
     for part in (_gaps, _definitions, _names):
         part(doc, a)
@@ -256,7 +258,7 @@ def build_report(run_dir: str | Path, metric: str = "final_val_acc", compare: st
     with warnings.catch_warnings():  # degenerate data (a single seed, no spread) warns; the report says so
         warnings.simplefilter("ignore", RuntimeWarning)
         analysis = analyse(study, metric, min_effect)
-        extra = analyse_tuning(analysis, compare)  # tuning stage, --compare, fANOVA (analysis/tuning_report.py)
+        extra = analyse_tuning(analysis, compare)  # tuning stage, --compare, fANOVA (analysis/reporting/tuning_section.py)
         return write_report(analysis, Path(run_dir) / "report", extra)
 
 

@@ -3,7 +3,7 @@ methods (tests, simulations of error rates) and for the benchmarks.
 
 The per-seed final validation accuracy of a cell is
     mu + sum over terms T of (E_T / 2) * prod_{f in T} x_f + block[seed] + noise,   x_f = -1 / +1,
-so E_T is exactly the term's Yates effect (analysis/effects.py).
+so E_T is exactly the term's Yates effect (analysis/stats/effects.py).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Which cells of the 2^k grid a study runs: the full grid, or a regular fractional factorial and its fold-overs.
 
-A fraction is chosen from the minimum-aberration tables (analysis/fractional.py) by `--fraction 1/8` or
+A fraction is chosen from the minimum-aberration tables (analysis/doe/fractions.py) by `--fraction 1/8` or
 `--resolution IV`, and recorded in spec.yaml as
 
     design:
@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from analysis.fractional import (Fraction, choose_design, defining_relation, design_cells, fold_over,
+from analysis.doe.fractions import (Fraction, choose_design, defining_relation, design_cells, fold_over,
                                  fraction_from_cells, parse_fraction, resolution, roman, word_name)
 
 FRACTIONAL = "fractional"

@@ -10,7 +10,7 @@ so no configuration competes with hyperparameters tuned for another. The searche
 A tuning trial trains on an inner split of the TRAINING set and is scored on its inner validation part
 (`INNER_VAL_FRACTION`, stratified, `INNER_SPLIT_SEED`): the study's validation set is never seen while tuning.
 The winner of a configuration is its trial with the best inner validation accuracy (the last one it reported;
-ASHA may stop a trial early), ties going to the earlier trial: `choose` in analysis/tuning_rule.py, the one rule
+ASHA may stop a trial early), ties going to the earlier trial: `choose` in analysis/stats/tuning_rule.py, the one rule
 the study applies and its report reads back, next to `TUNED`, the names of the searched hyperparameters.
 
 This module holds data only (and converts it to Ray Tune's or Optuna's types on request); ablation/tune_first.py
@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from analysis.tuning_rule import TUNED
+from analysis.stats.tuning_rule import TUNED
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ SPACE: dict[str, Range] = {
     "label_smoothing": Range(0.0, 0.2),
 }
 # the search and the report must name the same hyperparameters (spec.yaml `tuned:` stores them by these names)
-assert tuple(SPACE) == TUNED, f"SPACE searches {tuple(SPACE)}, analysis.tuning_rule.TUNED names {TUNED}"
+assert tuple(SPACE) == TUNED, f"SPACE searches {tuple(SPACE)}, analysis.stats.tuning_rule.TUNED names {TUNED}"
 
 METRIC, MODE = "val_acc", "max"  # what a tuning trial reports per epoch (on the inner validation split)
 TIME_ATTR = "epoch"  # ASHA's clock: epochs, counted from 1

@@ -8,7 +8,7 @@ import pytest
 
 from analysis.simulate import make_study
 
-from analysis.load import (ResultsError, completed, default_level_order, discover_factors,
+from analysis.results.load import (ResultsError, completed, default_level_order, discover_factors,
                            load_study)
 from analysis.report import main
 

@@ -13,12 +13,12 @@ import pytest
 
 from analysis.simulate import DEFAULT_EFFECTS, DEFAULT_FACTORS, cells_outside, make_study
 
-from analysis import plots
-from analysis.aggregate import config_summary, curve_summary, interaction_means, marginal_means
-from analysis.fractional import choose_design, design_cells
-from analysis.load import load_study
+from analysis.reporting import figures as plots
+from analysis.stats.descriptive import config_summary, curve_summary, interaction_means, marginal_means
+from analysis.doe.fractions import choose_design, design_cells
+from analysis.results.load import load_study
 from analysis.report import EFFECT_COLUMNS, SHAPLEY_COLUMNS, build_report
-from analysis.shapley import TOTAL
+from analysis.stats.shapley import TOTAL
 
 ROOT = Path(__file__).resolve().parents[1]
 VOID = {"meta", "img", "br", "hr", "link", "input"}
@@ -268,7 +268,7 @@ def test_plots_return_axes_with_and_without_axes(tmp_path):
 
 
 def test_analysis_never_imports_torch_or_ray():
-    code = ("import sys, analysis.report, analysis.plots; "
+    code = ("import sys, analysis.report, analysis.reporting.figures; "
             "print(sorted(m for m in ('torch', 'ray') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr

@@ -11,16 +11,16 @@ from scipy import stats
 
 from analysis.simulate import DEFAULT_EFFECTS, DEFAULT_FACTORS, simulate
 
-from analysis.aggregate import config_summary, curve_summary, marginal_means, mean_ci
-from analysis.design import balance, cell_matrix, check_two_level, missing_runs, model_design
-from analysis.effects import factorial_effects, holm
-from analysis.linear_model import fit_ols
-from analysis.paired import (clopper_pearson, named_cells, paired_comparison, paired_comparisons,
+from analysis.stats.descriptive import config_summary, curve_summary, marginal_means, mean_ci
+from analysis.stats.model_design import balance, cell_matrix, check_two_level, missing_runs, model_design
+from analysis.stats.effects import factorial_effects, holm
+from analysis.stats.ols import fit_ols
+from analysis.stats.paired import (clopper_pearson, named_cells, paired_comparison, paired_comparisons,
                              study_table)
-from analysis.power import (factorial_mde, factorial_se_at, factorial_seeds_needed,
+from analysis.stats.power import (factorial_mde, factorial_se_at, factorial_seeds_needed,
                             minimum_detectable_effect, paired_se_at, residual_sd, sd_upper_bound, seeds_needed,
                             t_power)
-from analysis.shapley import (TOTAL, attribution_table, gain_interval, per_seed_gain, shapley_attribution,
+from analysis.stats.shapley import (TOTAL, attribution_table, gain_interval, per_seed_gain, shapley_attribution,
                               shapley_values, shapley_weights)
 
 TWO = {"a": (False, True), "b": ("relu", "mish")}

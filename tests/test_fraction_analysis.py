@@ -1,4 +1,4 @@
-"""The analysis of a regular fractional factorial study (analysis/fraction_effects.py, analysis/observed_design.py).
+"""The analysis of a regular fractional factorial study (analysis/stats/fraction_fit.py, analysis/stats/observed_design.py).
 
 Simulated 2^(7-3) (resolution IV) and 2^(6-1) (resolution VI) studies with known main effects and two-factor
 interactions (nothing of higher order, so a chain listed to order 2 is the whole sum a contrast estimates) and
@@ -20,17 +20,17 @@ import pytest
 from analysis.simulate import cells_outside, config_id, make_study, simulate, true_value
 
 from analysis.analyse import analyse
-from analysis.design import cell_index, cell_levels, model_design
-from analysis.effects import effect_contrasts, factorial_effects
-from analysis.fraction_effects import (ALIASES, alias_labels, fraction_effects, model_terms,
+from analysis.stats.model_design import cell_index, cell_levels, model_design
+from analysis.stats.effects import effect_contrasts, factorial_effects
+from analysis.stats.fraction_fit import (ALIASES, alias_labels, fraction_effects, model_terms,
                                        shapley_label)
-from analysis.fractional import (alias_chains, choose_design, describe, design_cells, fold_over,
+from analysis.doe.fractions import (alias_chains, choose_design, describe, design_cells, fold_over,
                                  resolution)
-from analysis.linear_model import contrasts, fit_ols
-from analysis.load import load_study
-from analysis.observed_design import FRACTION, FULL_GRID, IRREGULAR, observe_design
+from analysis.stats.ols import contrasts, fit_ols
+from analysis.results.load import load_study
+from analysis.stats.observed_design import FRACTION, FULL_GRID, IRREGULAR, observe_design
 from analysis.report import EFFECT_COLUMNS, build_report
-from analysis.shapley import attribution_contrasts, attribution_table, shapley_values
+from analysis.stats.shapley import attribution_contrasts, attribution_table, shapley_values
 
 METRIC = "final_val_acc"
 MU, NOISE, SEED_SD = 0.8, 0.01, 0.01

@@ -1,4 +1,4 @@
-"""Regular fractional factorials (analysis/fractional.py): textbook relations and aliases, every table entry's
+"""Regular fractional factorials (analysis/doe/fractions.py): textbook relations and aliases, every table entry's
 resolution and minimum aberration by exhaustive search, fold-overs, refusals, and a simulated fit."""
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.fractional import (FULL, alias_chains, choose_design, clear_effects, combine, defining_relation,
+from analysis.doe.fractions import (FULL, alias_chains, choose_design, clear_effects, combine, defining_relation,
                                  describe, design_cells, estimable_terms, fold_over, format_relation,
                                  fraction_from_cells, fraction_from_letters, parse_fraction, parse_resolution,
                                  relation_from_cells, resolution, term_columns, word_length_pattern)
-from analysis.fractional_tables import LETTERS, MINIMUM_ABERRATION
+from analysis.doe.generator_catalogue import LETTERS, MINIMUM_ABERRATION
 
 ABLATION = ("shortcut", "se", "activation", "depth", "zero_init_residual", "resnet_d", "drop_path")
 TABLE = sorted(MINIMUM_ABERRATION)

@@ -1,7 +1,7 @@
 """The report's error rates on simulated 2^3 studies with known truth, at the seed counts the tool uses.
 
 Each setting simulates thousands of studies with the same design at once: the runs of study r are column r of
-Y, and one QR decomposition fits them all (`analysis.linear_model.fit_ols`), through the same design matrix,
+Y, and one QR decomposition fits them all (`analysis.stats.ols.fit_ols`), through the same design matrix,
 contrasts and Holm adjustment the report uses. Truth: mean 80%, the fixture's effects, per-run noise 2 pp, a
 seed block of 1 pp shared by every cell of a seed.
 
@@ -26,13 +26,13 @@ from scipy import stats
 
 from analysis.simulate import DEFAULT_EFFECTS, DEFAULT_FACTORS, simulate, true_value
 
-from analysis.aggregate import mean_ci
-from analysis.design import cell_levels, model_design, term_name, terms
-from analysis.effects import effect_contrasts, factorial_effects, holm, resolved
-from analysis.linear_model import contrasts, fit_ols
-from analysis.paired import clopper_pearson
-from analysis.power import factorial_seeds_needed, sd_upper_bound
-from analysis.shapley import (attribution_contrasts, attribution_weights, per_seed_intervals,
+from analysis.stats.descriptive import mean_ci
+from analysis.stats.model_design import cell_levels, model_design, term_name, terms
+from analysis.stats.effects import effect_contrasts, factorial_effects, holm, resolved
+from analysis.stats.ols import contrasts, fit_ols
+from analysis.stats.paired import clopper_pearson
+from analysis.stats.power import factorial_seeds_needed, sd_upper_bound
+from analysis.stats.shapley import (attribution_contrasts, attribution_weights, per_seed_intervals,
                               shapley_attribution, shapley_values, shapley_weights)
 
 METRIC = "final_val_acc"

@@ -1,5 +1,5 @@
-"""Run until settled (analysis/sequential.py): the stopping rule's error rates on simulated trial streams with known
-truth, its behaviour at the extremes, the plan from a pilot (analysis/plan.py) and the report section.
+"""Run until settled (analysis/stats/sequential.py): the stopping rule's error rates on simulated trial streams with known
+truth, its behaviour at the extremes, the plan from a pilot (analysis/stats/planning.py) and the report section.
 
 A simulated study is a stream: every run of the 2^3 grid for seeds 0..max-1 (mean 80%, per-run noise 2 pp, a seed
 block of 1 pp shared by the cells of a seed), drawn once; the look at n seeds sees the runs with seed < n, as the
@@ -23,14 +23,14 @@ from scipy import stats
 from analysis.simulate import DEFAULT_FACTORS, make_study, simulate, true_value
 
 from analysis.analyse import analyse
-from analysis.design import cell_levels, model_design, term_name, terms
-from analysis.effects import ALPHA, effect_contrasts, holm
-from analysis.linear_model import contrasts, fit_ols
-from analysis.load import load_study
-from analysis.plan import format_plan, plan_table, read_timing
+from analysis.stats.model_design import cell_levels, model_design, term_name, terms
+from analysis.stats.effects import ALPHA, effect_contrasts, holm
+from analysis.stats.ols import contrasts, fit_ols
+from analysis.results.load import load_study
+from analysis.stats.planning import format_plan, plan_table, read_timing
 from analysis.report import build_report
-from analysis.schema import WAVES_COLUMNS, WAVES_FILE
-from analysis.sequential import (BUDGET, CONTINUE, NEGLIGIBLE, RESOLVED, SETTLED, UNSETTLED, advance,
+from analysis.results.schema import WAVES_COLUMNS, WAVES_FILE
+from analysis.stats.sequential import (BUDGET, CONTINUE, NEGLIGIBLE, RESOLVED, SETTLED, UNSETTLED, advance,
                                  alpha_per_look, decide, look, looks, replay, seeds_to_settle, start_status,
                                  verdicts, waves_table)
 

@@ -17,9 +17,9 @@ from ablation.run import main
 from ablation.spec import StudySpec
 from analysis.report import build_report
 from analysis.report import main as report_main
-from analysis.fanova import fanova_importance
-from analysis.tuning_rule import TUNED, choose
-from analysis.tuning_tables import expected_max, expected_max_curve
+from analysis.stats.fanova import fanova_importance
+from analysis.stats.tuning_rule import TUNED, choose
+from analysis.stats.tuning import expected_max, expected_max_curve
 from search_spaces import tuning as space
 from search_spaces.profiles import get_profile
 

@@ -1,6 +1,6 @@
 """Regular two-level fractional factorial designs 2^(k-p): generators, defining relation, aliases, fold-overs.
 
-Conventions follow `analysis.design`: factor i's first level is coded -1 and its second +1; a cell is a bit mask
+Conventions follow `analysis.stats.model_design`: factor i's first level is coded -1 and its second +1; a cell is a bit mask
 (bit i set = factor i at its second level); a term is a tuple of factor names in factor order, named by joining
 them with ':'. Internally a word or term is also a bit mask over the k factors (bit i = factor i is in it).
 
@@ -19,7 +19,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from analysis.fractional_tables import LETTERS, MINIMUM_ABERRATION
+from analysis.doe.generator_catalogue import LETTERS, MINIMUM_ABERRATION
 
 FULL = math.inf  # the resolution of a full factorial: no word, nothing aliased
 ROMAN = dict(enumerate("I II III IV V VI VII VIII IX X XI XII".split(), start=1))
@@ -119,7 +119,7 @@ def _term(mask: int, factors: Sequence[str]) -> tuple[str, ...]:
 
 
 def _term_key(mask: int) -> tuple[int, tuple[int, ...]]:
-    """Lowest order first, then factor order (as analysis.design.terms lists them)."""
+    """Lowest order first, then factor order (as analysis.stats.model_design.terms lists them)."""
     return mask.bit_count(), tuple(i for i in range(mask.bit_length()) if mask >> i & 1)
 
 

@@ -13,7 +13,7 @@ values from its own cells; the seed block cancels within the seed, and each seed
 draw, whatever the noise of each cell. Value: their mean over those m seeds; interval: mean +- t(0.975, m - 1)
 sd / sqrt(m), exact for normal noise even where the cells' noise differs (plain networks are far noisier than
 residual ones). In a balanced design the means are those of the full factorial model with seed blocks
-(`analysis.effects`); where a seed lacks a run, its other runs stay in the effects but not here (the docstring of
+(`analysis.stats.effects`); where a seed lacks a run, its other runs stay in the effects but not here (the docstring of
 `per_seed_attribution_table` says why).
 
 The pooled alternative (`attribution_table`, `gain_summary`): the contrasts of the fit's seed-adjusted cell means,
@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.aggregate import mean_ci
-from analysis.design import ModelDesign, cell_index, model_design
-from analysis.linear_model import LinearFit, contrasts, fit_ols
+from analysis.stats.descriptive import mean_ci
+from analysis.stats.model_design import ModelDesign, cell_index, model_design
+from analysis.stats.ols import LinearFit, contrasts, fit_ols
 
 TOTAL = "total"  # the row of the gain itself in the attribution table
 MIN_SEEDS = 2  # a per-seed t interval needs two seeds with a run in every cell (1 df)

@@ -3,7 +3,7 @@
 The rule (Bonferroni over the looks, Holm over the terms within a look):
   1. The looks are fixed before the first wave (`looks`): at start, start + wave, ... seeds per cell, the last at
      max_seeds. With L looks, each look spends alpha / L.
-  2. A look at n seeds fits the full 2^k model (OLS, +-1 coding, seed blocks: analysis/effects.py) to the completed
+  2. A look at n seeds fits the full 2^k model (OLS, +-1 coding, seed blocks: analysis/stats/effects.py) to the completed
      runs with seed < n. A term is
         resolved    when its Holm-adjusted p (Holm over the m terms of that look) < alpha / L,
         negligible  when its (1 - alpha / L) t interval lies inside (-min_effect, +min_effect),
@@ -52,13 +52,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.design import model_design, term_name, terms
-from analysis.effects import ALPHA, effects_table, resolved
-from analysis.linear_model import fit_ols
-from analysis.load import completed
-from analysis.power import (MAX_SEEDS, PLANNING_CONFIDENCE, POWER, factorial_se_at, factorial_seeds_needed,
+from analysis.stats.model_design import model_design, term_name, terms
+from analysis.stats.effects import ALPHA, effects_table, resolved
+from analysis.stats.ols import fit_ols
+from analysis.results.load import completed
+from analysis.stats.power import (MAX_SEEDS, PLANNING_CONFIDENCE, POWER, factorial_se_at, factorial_seeds_needed,
                             sd_upper_bound)
-from analysis.schema import SEED, WAVES_COLUMNS
+from analysis.results.schema import SEED, WAVES_COLUMNS
 
 RESOLVED, NEGLIGIBLE, UNSETTLED = "resolved", "negligible", "unsettled"
 SETTLED, BUDGET, CONTINUE = "settled", "budget", "continue"  # decision codes

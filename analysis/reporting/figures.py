@@ -42,7 +42,7 @@ def learning_curves(curves: pd.DataFrame, split: str = "val", ax: Axes | None = 
                     scale: float = SCALE, title: str | None = None) -> Axes:
     """Mean +- std band per configuration over epochs.
 
-    curves: `analysis.aggregate.curve_summary` (config, model, split, epoch, n, mean, std)."""
+    curves: `analysis.stats.descriptive.curve_summary` (config, model, split, epoch, n, mean, std)."""
     ax = ax or new_axes()
     part = curves[curves["split"] == split]
     models = list(dict.fromkeys(part["model"]))
@@ -92,7 +92,7 @@ def effects_forest(effects: pd.DataFrame, ax: Axes | None = None, scale: float =
     """Each term's estimate with its unadjusted CI; terms not resolved (Holm, the `resolved` column) are drawn
     hollow and grey, so the markers follow the same rule as the tables.
 
-    effects: term, estimate, ci_low, ci_high, resolved, n_runs (`analysis.effects.factorial_effects`)."""
+    effects: term, estimate, ci_low, ci_high, resolved, n_runs (`analysis.stats.effects.factorial_effects`)."""
     ax = ax or new_axes((6.4, 0.4 * len(effects) + 1.6))
     y = np.arange(len(effects))[::-1]
     for yi, (_, e) in zip(y, effects.iterrows()):
@@ -116,7 +116,7 @@ def main_effects(marginal: pd.DataFrame, ax: Axes | None = None, scale: float = 
                  title: str | None = None) -> Axes:
     """Mean at each level of each factor, a line per factor (its slope is the main effect).
 
-    marginal: factor, level, n, mean (`analysis.aggregate.marginal_means`), levels in order."""
+    marginal: factor, level, n, mean (`analysis.stats.descriptive.marginal_means`), levels in order."""
     ax = ax or new_axes()
     ticks, labels = [], []
     factors = list(dict.fromkeys(marginal["factor"]))
@@ -138,7 +138,7 @@ def interaction(means: pd.DataFrame, factor_a: str, factor_b: str, ax: Axes | No
                 scale: float = SCALE, ylabel: str = ACC_LABEL, title: str | None = None) -> Axes:
     """Mean over the levels of `factor_a`, one line per level of `factor_b` (parallel lines: no interaction).
 
-    means: factor_a, level_a, factor_b, level_b, n, mean (`analysis.aggregate.interaction_means`)."""
+    means: factor_a, level_a, factor_b, level_b, n, mean (`analysis.stats.descriptive.interaction_means`)."""
     ax = ax or new_axes((4.0, 3.4))
     part = means[(means["factor_a"] == factor_a) & (means["factor_b"] == factor_b)]
     levels_a = list(dict.fromkeys(part["level_a"]))
@@ -160,7 +160,7 @@ def shapley_waterfall(shapley: pd.DataFrame, baseline: float, full: float, ax: A
                       ylabel: str = ACC_LABEL, title: str | None = None) -> Axes:
     """Baseline bar, one step per component's Shapley value (with its CI), full bar.
 
-    shapley: component, value, ci_low, ci_high (`analysis.shapley.shapley_attribution`); baseline and full: the
+    shapley: component, value, ci_low, ci_high (`analysis.stats.shapley.shapley_attribution`); baseline and full: the
     two cells' means (fractions)."""
     ax = ax or new_axes((max(6.4, 1.1 * len(shapley) + 3), 4.2))
     level = baseline * scale
@@ -196,7 +196,7 @@ def tuning_best_so_far(frame: pd.DataFrame, ax: Axes | None = None, scale: float
     """Step curves of `best_so_far` over tuning trials, one per configuration (dots: each trial's score).
 
     frame: config, model, tuning_trial, inner_val_acc, stopped_early, best_so_far
-    (`analysis.tuning_tables.best_so_far`)."""
+    (`analysis.stats.tuning.best_so_far`)."""
     ax = ax or new_axes()
     models = list(dict.fromkeys(frame["model"]))
     for color, model in zip(_colors(len(models)), models):
@@ -219,7 +219,7 @@ def tuning_best_so_far(frame: pd.DataFrame, ax: Axes | None = None, scale: float
 def tuning_expected_max(frame: pd.DataFrame, ax: Axes | None = None, scale: float = SCALE) -> Axes:
     """Expected best inner validation accuracy against the budget n, one curve per configuration.
 
-    frame: config, model, n, expected_max (`analysis.tuning_tables.expected_max_table`)."""
+    frame: config, model, n, expected_max (`analysis.stats.tuning.expected_max_table`)."""
     ax = ax or new_axes()
     models = list(dict.fromkeys(frame["model"]))
     for color, model in zip(_colors(len(models)), models):

@@ -1,7 +1,7 @@
 """The result tables' contract: the one definition of every column of results/trials.csv and results/epochs.csv.
 
 The study writes the tables with these columns (ablation/export.py imports this module) and the analysis reads them
-(analysis/load.py). The factors are NAMED, not found by position: spec.yaml's `factors:` mapping (name -> levels,
+(analysis/results/load.py). The factors are NAMED, not found by position: spec.yaml's `factors:` mapping (name -> levels,
 baseline first) is the authority; a table without a spec beside it falls back to the columns between `model` and
 `seed`, the order the writer always uses.
 
@@ -13,7 +13,7 @@ trials.csv, one row per trial:
 epochs.csv, one row per trial and epoch: the identity, EPOCH_METRICS, PLACEMENT.
 
 waves.csv, one row per look and model term, written by a study run until its effects are settled
-(analysis/sequential.py): WAVES_COLUMNS. look counts from 1; n_seeds is the seeds per cell the look used (seeds
+(analysis/stats/sequential.py): WAVES_COLUMNS. look counts from 1; n_seeds is the seeds per cell the look used (seeds
 0..n_seeds-1); n_looks, max_seeds, alpha_look (the family-wise 0.05 / n_looks) and min_effect state the rule;
 estimate, se, ci_low, ci_high (at 1 - alpha_look), p_value, p_holm are the look's fit; status is resolved,
 negligible or unsettled, settled_at_look the look that settled it (0: not yet); seeds_needed (unsettled terms)

@@ -15,8 +15,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.load import ResultsError, read_table
-from analysis.tuning_rule import TUNED, choose
+from analysis.results.load import ResultsError, read_table
+from analysis.stats.tuning_rule import TUNED, choose
 
 TUNING_TABLE = Path("results") / "tuning.csv"
 TUNING_COLUMNS = ("config", "model", "tuning_trial", *TUNED, "inner_val_acc", "epochs_done")

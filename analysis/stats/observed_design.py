@@ -1,7 +1,7 @@
 """Which design the completed runs form: the full 2^k grid, a regular fraction of it, or neither.
 
 The analysis decides this from the data, not from spec.yaml: the cells (bit masks, numbered as in
-`analysis.design`) that hold at least one completed run with the metric. A regular 2^(k-p) fraction is exactly
+`analysis.stats.model_design`) that hold at least one completed run with the metric. A regular 2^(k-p) fraction is exactly
 the set of cells on which every word of its defining relation is constant (Box, Hunter & Hunter, Statistics for
 Experimenters, 2nd ed. 2005, ch. 6; Wu & Hamada, Experiments, 2nd ed. 2009, ch. 5), and the union of a fraction
 and its fold-overs is again one (the words all parts share), so a fold-over needs no special case: the union of
@@ -20,8 +20,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.design import cell_index, cell_levels
-from analysis.fractional import (Fraction, Generator, design_cells, fold_over, fraction_from_cells,
+from analysis.stats.model_design import cell_index, cell_levels
+from analysis.doe.fractions import (Fraction, Generator, design_cells, fold_over, fraction_from_cells,
                                  relation_from_cells)
 
 FULL_GRID, FRACTION, IRREGULAR = "full grid", "fraction", "irregular"
@@ -113,7 +113,7 @@ def irregular_note(trials: pd.DataFrame, factors: Mapping[str, Sequence], cells:
 
 def read_spec_design(run_dir: str | Path) -> Mapping[str, Any] | None:
     """RUN_DIR/spec.yaml's `design` mapping; None where there is no spec, no design or an unreadable one (the
-    factor levels' reader, analysis/load.py, already notes an unreadable spec)."""
+    factor levels' reader, analysis/results/load.py, already notes an unreadable spec)."""
     path = Path(run_dir) / "spec.yaml"
     if not path.is_file():
         return None

@@ -1,9 +1,9 @@
 """The report's sections after the planning: the tuning stage, `--compare`, and fANOVA as a cross-check.
 
 - The tuning stage (only for a study run with `--tune-first`): the tuned values per configuration, the best-so-far
-  curves and the expected best inner validation accuracy against the budget (analysis/tuning_tables.py).
-- `--compare OTHER_RUN_DIR`: this study's effects next to another study's of the same grid (analysis/compare.py).
-- For every study: Optuna's fANOVA importance of the factors next to the ANOVA main effects (analysis/fanova.py).
+  curves and the expected best inner validation accuracy against the budget (analysis/stats/tuning.py).
+- `--compare OTHER_RUN_DIR`: this study's effects next to another study's of the same grid (analysis/stats/compare.py).
+- For every study: Optuna's fANOVA importance of the factors next to the ANOVA main effects (analysis/stats/fanova.py).
 
 analysis/report.py calls `analyse_tuning` once and hands the section to the document and the file writer. Never
 imports torch or ray; optuna only where fANOVA runs.
@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis import plots
-from analysis.compare import Comparison, compare_studies
-from analysis.fanova import fanova_importance, fanova_vs_anova
-from analysis.render import DASH, Document, interval, pct, pp
-from analysis.tuning_tables import best_so_far, expected_max_table, load_tuning, tuned_table
+from analysis.reporting import figures as plots
+from analysis.stats.compare import Comparison, compare_studies
+from analysis.stats.fanova import fanova_importance, fanova_vs_anova
+from analysis.reporting.document import DASH, Document, interval, pct, pp
+from analysis.stats.tuning import best_so_far, expected_max_table, load_tuning, tuned_table
 
 if TYPE_CHECKING:
     from analysis.analyse import Analysis

@@ -13,14 +13,14 @@ lowest-order term, first in factor order), and it rests on an assumption that sa
 - resolution V and above: main effects and every two-factor interaction, each clear of the others;
   interactions of three or more factors assumed zero.
 
-The fit is `analysis.effects`' (seed block, +-1 coding, Holm over the table's terms), so the intervals and the
+The fit is `analysis.stats.effects`' (seed block, +-1 coding, Holm over the table's terms), so the intervals and the
 `resolved` rule are those of the full grid. The contrasts the model leaves out (chains of higher order) pool
 into the residual with the seed-to-seed noise: under the assumption they hold noise only. A failed seed in one
 cell costs only that run: the estimates stay unbiased under the assumption, but with unequal runs per cell an
 alias the assumption sets to zero would no longer enter its chain with weight exactly +-1.
 
 Shapley values and the gain come from the FITTED model's predicted mean of every one of the 2^k cells, run or
-not (`analysis.shapley`'s contrasts on this model), with the same t intervals. A two-factor interaction takes
+not (`analysis.stats.shapley`'s contrasts on this model), with the same t intervals. A two-factor interaction takes
 the same value at the baseline (every code -1) and the full configuration (every code +1), and its Shapley
 shares cancel (in 2^3, phi_i = E_i + E_ABC / 3: the 2fis drop out), so under the assumption each factor's
 Shapley value is its main-effect estimate and the gain is their sum. How a resolution IV chain is split among
@@ -34,11 +34,11 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from analysis.design import ModelDesign, model_design
-from analysis.effects import effects_table
-from analysis.fractional import FULL, Fraction, alias_chains, describe, estimable_terms, resolution, roman
-from analysis.linear_model import LinearFit, fit_ols
-from analysis.shapley import attribution_table, gain_summary
+from analysis.stats.model_design import ModelDesign, model_design
+from analysis.stats.effects import effects_table
+from analysis.doe.fractions import FULL, Fraction, alias_chains, describe, estimable_terms, resolution, roman
+from analysis.stats.ols import LinearFit, fit_ols
+from analysis.stats.shapley import attribution_table, gain_summary
 
 ALIAS_ORDER = 3  # alias chains are listed up to three-factor interactions, as the textbook tables do
 ALIASES = "aliases"  # the effects table's column: the chain in textbook form, '' for a full grid
@@ -114,7 +114,7 @@ def fraction_effects(runs: pd.DataFrame, factors: Mapping[str, Sequence], metric
     """Effects (one row per alias chain), Shapley values and the gain of the completed `runs` of `fraction`.
 
     runs: one row per completed run (factor columns, `seed`, `metric`); ValueError (one line) when the runs
-    cannot estimate the model (as `analysis.design.model_design`)."""
+    cannot estimate the model (as `analysis.stats.model_design.model_design`)."""
     if tuple(factors) != fraction.factors:
         raise ValueError(f"the fraction's factors {list(fraction.factors)} are not the study's {list(factors)}")
     terms = model_terms(fraction)

@@ -1,4 +1,4 @@
-"""Read and validate a study's result tables (their columns: analysis/schema.py) and find its factors.
+"""Read and validate a study's result tables (their columns: analysis/results/schema.py) and find its factors.
 
 The factors are named by spec.yaml's `factors: {name: [levels...]}` where the run directory has one (the
 authority, in its order); without a spec they are the columns strictly between `model` and `seed` of
@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.schema import (ACCURACY_COLUMNS, COMPLETED, EPOCHS_FILE, METRICS, REQUIRED_EPOCH_COLUMNS,
+from analysis.results.schema import (ACCURACY_COLUMNS, COMPLETED, EPOCHS_FILE, METRICS, REQUIRED_EPOCH_COLUMNS,
                              REQUIRED_TRIAL_COLUMNS, TRIALS_FILE)
 
 __all__ = ["ACCURACY_COLUMNS", "COMPLETED", "METRICS", "ResultsError", "Study", "completed", "config_table",

@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.load import COMPLETED, completed, level_key
+from analysis.results.load import COMPLETED, completed, level_key
 
 
 def check_two_level(factors: Mapping[str, Sequence]) -> None:
@@ -135,7 +135,7 @@ def cell_matrix(data: pd.DataFrame, factors: Mapping[str, Sequence], metric: str
     values[cells, col] = data[metric].to_numpy(dtype=float)
     if (counts != 1).any() or np.isnan(values).any():
         raise ValueError("a cell-by-seed matrix needs a balanced design: every cell measured once for every "
-                         "seed (use analysis.design.balance first)")
+                         "seed (use analysis.stats.model_design.balance first)")
     return values, seeds
 
 

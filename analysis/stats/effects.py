@@ -24,8 +24,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.design import ModelDesign, model_design, term_name
-from analysis.linear_model import LinearFit, contrasts, fit_ols
+from analysis.stats.model_design import ModelDesign, model_design, term_name
+from analysis.stats.ols import LinearFit, contrasts, fit_ols
 
 ALPHA = 0.05  # family-wise error rate of "resolved"
 

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.load import completed, level_key, native_value
+from analysis.results.load import completed, level_key, native_value
 
 
 def fanova_importance(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric: str = "final_val_acc",

@@ -1,6 +1,6 @@
 """Per-configuration aggregates over seeds: summaries, per-seed values, learning curves, marginal means.
 
-Only completed trials enter (`analysis.load.completed`); a configuration's n is its number of completed trials
+Only completed trials enter (`analysis.results.load.completed`); a configuration's n is its number of completed trials
 with a value. Intervals are Student-t intervals of the mean over seeds: mean +- t(n-1) * std / sqrt(n). An
 accuracy's mean lies in [0, 1], so its interval is cut to [0, 1] and marked as clipped where it was cut: the
 clipped interval holds the true mean whenever the t interval does (the mean cannot lie outside [0, 1]), so the
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.load import METRICS, completed, config_table, same_level
+from analysis.results.load import METRICS, completed, config_table, same_level
 
 SPLITS = {"train": "train_acc", "val": "val_acc"}
 

@@ -3,7 +3,7 @@
 Power of a two-sided level-a t test of an effect delta whose estimate has standard error se on df degrees of
 freedom: P(|T| > t(1 - a/2, df)) with T noncentral t(df, delta / se).
 
-The report calls a term resolved by Holm over all m terms (analysis/effects.py). Holm rejects every hypothesis
+The report calls a term resolved by Holm over all m terms (analysis/stats/effects.py). Holm rejects every hypothesis
 that Bonferroni at alpha / m rejects, so planning each test at a = alpha / m gives a lower bound on the power
 under the report's rule: the seed counts here are conservative, never optimistic.
 
@@ -126,7 +126,7 @@ def paired_seeds_needed(min_effect: float, sd_diff: float, n_comparisons: int, a
 def effect_planning(effects: pd.DataFrame, sd: float, df: float, n_cells: int, min_effect: float,
                     alpha: float = ALPHA, power: float = POWER,
                     confidence: float = PLANNING_CONFIDENCE) -> pd.DataFrame:
-    """Per term of an effects table (`analysis.effects.factorial_effects`) with residual sd `sd` on `df`:
+    """Per term of an effects table (`analysis.stats.effects.factorial_effects`) with residual sd `sd` on `df`:
     term, estimate, se, df, n_seeds, n_runs, alpha_per_test (alpha / terms), mde (at this n, observed sd),
     mde_sd_upper (at this n, sd at its upper bound), min_effect, seeds_needed (per cell, for min_effect at the
     sd's upper bound; a balanced design of n_cells cells assumed)."""

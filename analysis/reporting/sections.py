@@ -5,7 +5,7 @@ Holm-adjusted p < 0.05 within a family (the factorial terms; the named-model com
 use the pooled residual sd; the gain's and the Shapley values' are per-seed t intervals on a full grid (pooled only
 where fewer than 2 seeds are complete, and in a fraction), and each says which. A fractional study
 also says, once, what its fraction can and cannot separate, lists each estimate's alias chain, and labels the
-Shapley values and the gain with the assumption they rest on (analysis/fraction_effects.py).
+Shapley values and the gain with the assumption they rest on (analysis/stats/fraction_fit.py).
 """
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis import plots
+from analysis.reporting import figures as plots
 from analysis.analyse import Analysis
-from analysis.fraction_effects import ALIAS_ORDER, ALIASES, shapley_label
-from analysis.plan import duration, plan_table, read_timing, seeds_text, trials_count
-from analysis.render import DASH, Document, interval, p_is, pct, pp, pvalue
-from analysis.shapley import TOTAL, is_per_seed, per_seed_gain
+from analysis.stats.fraction_fit import ALIAS_ORDER, ALIASES, shapley_label
+from analysis.stats.planning import duration, plan_table, read_timing, seeds_text, trials_count
+from analysis.reporting.document import DASH, Document, interval, p_is, pct, pp, pvalue
+from analysis.stats.shapley import TOTAL, is_per_seed, per_seed_gain
 
 BORDERLINE = (0.01, 0.20)  # Holm p in this range: a few more seeds could flip the verdict
 
@@ -361,7 +361,7 @@ def planning(doc: Document, a: Analysis) -> None:
                   "confidence bound: the planned count then suffices for the true noise with probability ≥ "
                   f"{p.confidence:.0%}. No power is computed at the observed effect sizes: that is a function of "
                   "the p-value alone and says nothing new.")
-    # the table `ablation/run.py --plan` prints (analysis/plan.py), with the cost where the pilot measured it
+    # the table `ablation/run.py --plan` prints (analysis/stats/planning.py), with the cost where the pilot measured it
     t = plan_table(a, p.min_effect, p.power, read_timing(a.study.run_dir), confidence=p.confidence)
     frame = pd.DataFrame({
         "Residual sd": t["basis"], "sd (pp)": t["residual_sd"].map(size),

@@ -1,7 +1,7 @@
 """The report's section for a study run until settled: each term's path over the waves, the rule, why it stopped.
 
 Drawn only where the run directory has results/waves.csv (written after every look by the driver; columns:
-analysis/schema.py's WAVES_COLUMNS, the rule: analysis/sequential.py). The report states the rule from the file
+analysis/results/schema.py's WAVES_COLUMNS, the rule: analysis/stats/sequential.py). The report states the rule from the file
 itself (its looks, per-look level and min_effect), so it says what the driver did, whatever the report's own
 --min-effect.
 """
@@ -14,9 +14,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.analyse import Analysis
-from analysis.render import DASH, Document, interval, pp, pvalue
-from analysis.schema import WAVES_COLUMNS, WAVES_FILE
-from analysis.sequential import CONTINUE, NEGLIGIBLE, RESOLVED, UNSETTLED, describe_rule
+from analysis.reporting.document import DASH, Document, interval, pp, pvalue
+from analysis.results.schema import WAVES_COLUMNS, WAVES_FILE
+from analysis.stats.sequential import CONTINUE, NEGLIGIBLE, RESOLVED, UNSETTLED, describe_rule
 
 SCALE = 100.0  # fractions -> percentage points
 STYLE = {RESOLVED: ("C0", "C0"), NEGLIGIBLE: ("C2", "C2"), UNSETTLED: ("0.5", "white")}  # status: (edge, face)

@@ -1,7 +1,7 @@
 """What the tuning stage tunes and how it picks a configuration's winner: one rule for the study and its report.
 
 The study (ablation/tune_first.py) applies `choose` to a configuration's tuning trials and trains the ablation
-with the winner's `TUNED` values; the report (analysis/tuning_tables.py) reads the same trials back and must name
+with the winner's `TUNED` values; the report (analysis/stats/tuning.py) reads the same trials back and must name
 the same winner, so both import the rule from here. It lives in analysis/ because search_spaces/ may import
 analysis/ but not the reverse. Plain Python, no pandas: search_spaces/tuning.py stays light.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Mapping
 
-from analysis.schema import COMPLETED
+from analysis.results.schema import COMPLETED
 
 TUNED = ("lr", "weight_decay", "label_smoothing")  # the hyperparameters a tuned study sets per configuration
 

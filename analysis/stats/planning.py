@@ -5,7 +5,7 @@ From a finished study's analysis (analysis/analyse.py), two rows, one per noise 
     planning with it makes the count suffice for the true noise with probability >= 80%);
   - seeds per cell at which the family-wise rule resolves an effect of min_effect with the given power, tested at
     alpha / m per term (Holm never resolves less than Bonferroni, so the power is a lower bound), noncentral t,
-    balanced design with seed blocks (analysis/power.py);
+    balanced design with seed blocks (analysis/stats/power.py);
   - trials added: the runs missing to reach that many completed seeds in every cell (a failed run is run again);
   - compute: trials added x the pilot's mean train_seconds per completed trial; wall time: compute / concurrent
     slots (results/timing.json's `concurrent_slots` from the pilot's last run, or the slots of the cluster now).
@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.analyse import Analysis
-from analysis.effects import ALPHA
-from analysis.load import COMPLETED, ResultsError
-from analysis.power import MAX_SEEDS, PLANNING_CONFIDENCE, POWER, factorial_seeds_needed, sd_upper_bound
-from analysis.render import DASH
-from analysis.schema import TIMING_FILE
+from analysis.stats.effects import ALPHA
+from analysis.results.load import COMPLETED, ResultsError
+from analysis.stats.power import MAX_SEEDS, PLANNING_CONFIDENCE, POWER, factorial_seeds_needed, sd_upper_bound
+from analysis.reporting.document import DASH
+from analysis.results.schema import TIMING_FILE
 
 PLAN_COLUMNS = ("basis", "residual_sd", "df", "confidence", "n_cells", "n_terms", "n_seeds", "min_effect", "power",
                 "alpha_per_term", "seeds_needed", "trials_added", "seconds_per_trial", "n_timed", "compute_seconds",

@@ -2,7 +2,7 @@
 
 The usual pair is a tuned study against a shared-recipe one: where an effect shrinks under tuning, part of it came
 from the recipe suiting one level of the factor better than the other. Both studies' effects come from the same
-fit, `analysis.effects.factorial_effects`, on every completed run of each study.
+fit, `analysis.stats.effects.factorial_effects`, on every completed run of each study.
 
 Pure functions on frames (plus loading the other study); never imports torch or ray.
 """
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import pandas as pd
 
-from analysis.effects import factorial_effects
-from analysis.load import completed, level_key, load_study
-from analysis.tuning_tables import TUNING_TABLE
+from analysis.stats.effects import factorial_effects
+from analysis.results.load import completed, level_key, load_study
+from analysis.stats.tuning import TUNING_TABLE
 
 if TYPE_CHECKING:
     from analysis.analyse import Analysis
