@@ -77,3 +77,13 @@ def test_effects_by_epoch_applies_the_estimator_to_each_epoch():
     assert out.epoch.tolist() == list(range(1, 9))
     expected = [0.5 + 0.02 * e - min(0.3 + 0.05 * e, 0.6) for e in range(1, 9)]
     assert out.estimate.to_numpy() == pytest.approx(expected, abs=1e-12)
+
+
+def test_effects_by_epoch_takes_the_projects_factorial_estimator():
+    from analysis.effects import factorial_effects
+
+    out = effects_by_epoch(_epochs_frame(), lambda frame: factorial_effects(frame, {"shortcut": [False, True]}))
+    expected = [0.5 + 0.02 * e - min(0.3 + 0.05 * e, 0.6) for e in range(1, 9)]
+    assert out.term.unique().tolist() == ["shortcut"] and out.n_seeds.eq(3).all()
+    assert out.estimate.to_numpy() == pytest.approx(expected, abs=1e-12)
+    assert (out.ci_low <= out.estimate).all() and (out.estimate <= out.ci_high).all()

@@ -49,7 +49,8 @@ def test_flops_of_one_linear_and_one_conv_layer_are_the_hand_count():
     before = {k: v.clone() for k, v in net.state_dict().items()}
     flops = training_flops_per_image(net, torch.randn(2, 3, 6, 6), torch.tensor([0, 1]), nn.CrossEntropyLoss())
     assert flops == 2 * conv + 3 * fc
-    assert net[0].weight.grad is None and all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # counted on a copy
+    # counted on a copy: the model's weights and gradients are untouched
+    assert net[0].weight.grad is None and all(torch.equal(before[k], v) for k, v in net.state_dict().items())
 
 
 def test_a_trial_records_its_cost(digits_small):

@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.effects import ALPHA, holm
+from analysis.schema import COMPLETED
 
 TRIAL = ("config", "seed")
 
@@ -31,8 +32,11 @@ def effects_by_epoch(epochs: pd.DataFrame, estimate: Callable[[pd.DataFrame], pd
     """epoch, then `estimate`'s columns (term, estimate, ci_low, ci_high, ...), for every epoch of `epochs`.
 
     `estimate` gets one row per trial that reached the epoch (a restarted trial's last report of it), every
-    column of epochs.csv plus `as_column` holding `value`, so an estimator written for trials.csv reads it."""
+    column of epochs.csv plus `as_column` holding `value` and, where epochs.csv has none, status 'completed' (a
+    trial that reported the epoch measured it), so an estimator written for trials.csv reads it."""
     rows = epochs.drop_duplicates([*TRIAL, "epoch"], keep="last")
+    if "status" not in rows:
+        rows = rows.assign(status=COMPLETED)
     found = []
     for epoch, frame in rows.groupby("epoch", sort=True):
         table = estimate(frame.assign(**{as_column: frame[value]}).reset_index(drop=True))
