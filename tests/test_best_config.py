@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.stats.best_config import best_configuration_set, mcb
+from analysis.stats.best_config import best_configuration_set, best_configuration_set_of, mcb
 
 REPS = 4000
 SEEDS = (3, 5, 10)
@@ -79,3 +79,20 @@ def test_the_typed_result_for_a_hand_made_study():
     assert table.loc["C", "rank_low"] == 3 and table.loc["A", "rank_low"] == 1
     lower = best_configuration_set(-values, higher_is_better=False).table.set_index("config")
     assert lower.in_set.to_dict() == table.in_set.to_dict()
+
+
+def test_from_a_trials_table_in_the_responses_direction():
+    """A trials table goes in as it is (failed trials left out, seeds missing anywhere dropped); the gap is
+    lower-is-better, so the configuration with the smallest gap ranks first."""
+    rows = []
+    for seed in range(3):
+        for config, train, val in (("A", 0.95, 0.80), ("B", 0.90, 0.85), ("C", 0.99, 0.60)):
+            rows.append({"config": config, "seed": seed, "status": "completed",
+                         "final_train_acc": train + 0.01 * seed, "final_val_acc": val + 0.005 * seed ** 2})
+    rows.append({"config": "A", "seed": 3, "status": "failed", "final_train_acc": 0.1, "final_val_acc": 0.1})
+    trials = pd.DataFrame(rows)
+    by_val = best_configuration_set_of(trials)
+    assert by_val.n_seeds == 3 and list(by_val.table.config) == ["B", "A", "C"] and by_val.higher_is_better
+    by_gap = best_configuration_set_of(trials, "final_gap").table.set_index("config")
+    assert by_gap["rank"].to_dict() == {"B": 1, "A": 2, "C": 3}
+    assert by_gap.loc["B", "mean"] == pytest.approx(0.05 + 0.01 - 0.005 * 5 / 3)

@@ -31,6 +31,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.load import completed
+from analysis.schema import RESPONSES, response_values
+
 ALPHA = 0.05
 
 
@@ -106,3 +109,18 @@ def best_configuration_set(values: pd.DataFrame, alpha: float = ALPHA, higher_is
     table = table.sort_values(["rank", "config"], kind="stable").reset_index(drop=True)
     return BestConfigSet(table=table, alpha=alpha, n_seeds=y.shape[1], critical_value=c,
                          rank_critical_value=c_rank, higher_is_better=higher_is_better)
+
+
+def configuration_by_seed(trials: pd.DataFrame, response: str) -> pd.DataFrame:
+    """The completed trials' `response` (a schema.RESPONSES name) as configurations x seeds, for
+    `best_configuration_set(values, higher_is_better=RESPONSES[response].higher_is_better)`."""
+    done = completed(trials)
+    return done.assign(_value=response_values(done, response).astype(float)).pivot(
+        index="config", columns="seed", values="_value")
+
+
+def best_configuration_set_of(trials: pd.DataFrame, response: str = "final_val_acc", alpha: float = ALPHA
+                              ) -> BestConfigSet:
+    """`best_configuration_set` of a trials table's response, in the response's own direction."""
+    return best_configuration_set(configuration_by_seed(trials, response), alpha,
+                                  RESPONSES[response].higher_is_better)
