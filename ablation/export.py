@@ -69,6 +69,11 @@ def _summary(rows: list[dict], epochs: int, finished: bool) -> dict[str, Any]:
         "best_val_acc": best["val_acc"], "best_epoch": int(best["epoch"]),
         "final_train_loss": last["train_loss"], "final_val_loss": last["val_loss"],
         "params": int(last["params"]), "train_seconds": float(sum(r["seconds"] for r in rows)),
+        # cost columns (trainables/cost.py); a record written before they existed leaves them empty
+        "flops_per_image": last.get("flops_per_image"),
+        "seconds_per_epoch": float(sum(r["seconds"] for r in rows)) / len(rows),
+        "peak_memory_mb": max((r["peak_memory_mb"] for r in rows if r.get("peak_memory_mb") is not None),
+                              default=None),
         **{column: last.get(column, "") for column in PLACEMENT},
     }
 

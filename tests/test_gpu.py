@@ -38,3 +38,24 @@ def test_gpu_trial_resumes_from_its_checkpoint(digits_small, tmp_path):
     for a, b in zip(first + rest, straight):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-3)
         assert a["val_acc"] == pytest.approx(b["val_acc"], abs=0.01)
+
+
+def test_gpu_trial_records_the_allocators_peak_and_the_same_flops_as_on_cpu(digits_small):
+    """FLOPs are a property of the network, not of the device or precision; the peak is the CUDA allocator's."""
+    from trainables.cost import FLOP_BATCH, training_flops_per_image
+    from trainables.components import registry
+    from trainables.config import TrialConfig
+    from trainables.trial import build_model, trial_levels
+
+    config = dict(RECIPE, seed=0, epochs=1)
+    reporter = LocalReporter()
+    train_trial(config, digits_small, reporter)
+    row = reporter.rows[0]
+    components = registry()
+    cfg = TrialConfig.from_dict(config, components)
+    model = build_model(cfg, trial_levels(cfg, components), components, digits_small.num_classes)
+    images = digits_small.train_images[:FLOP_BATCH].float()
+    cpu = training_flops_per_image(model, images, digits_small.train_labels[:FLOP_BATCH], torch.nn.CrossEntropyLoss())
+    assert row["flops_per_image"] == cpu
+    total = torch.cuda.get_device_properties(0).total_memory / 2**20
+    assert 0 < row["peak_memory_mb"] < total

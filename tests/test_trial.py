@@ -8,7 +8,7 @@ from trainables.data import load_data
 from trainables.trial import LocalReporter, TrialConfig, train_trial
 
 TINY = dict(width=4, stem="small", batch_size=128, lr=3e-3, threads=1, config_id="shortcut=1-se=0-act=relu")
-VOLATILE = ("seconds", "node_id", "hostname", "pid", "ended_at")  # wall-clock and placement differ between runs
+VOLATILE = ("seconds", "peak_memory_mb", "node_id", "hostname", "pid", "ended_at")  # clock, memory, placement vary
 
 
 def _metrics(rows):

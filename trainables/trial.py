@@ -30,8 +30,10 @@ import torch
 from torch import nn
 
 import runstore
+from trainables.augment import val_views
 from trainables.components import Component, registry
 from trainables.config import TrialConfig
+from trainables.cost import FLOP_BATCH, peak_memory_mb, reset_peak_memory, training_flops_per_image
 from trainables.data import ImageData
 from trainables.ledger import is_finished, ledger_location, read_record, trial_identity, trial_key, write_record
 from trainables.loop import Precision, evaluate, train_one_epoch
@@ -190,6 +192,9 @@ def train_trial(config: dict[str, Any], data: ImageData, reporter: LocalReporter
         start_epoch, best, history = state["epoch"], state["best"], state["history"]
 
     params = count_parameters(model)
+    flops = training_flops_per_image(model, precision.prepare(val_views(train_images[:FLOP_BATCH])),
+                                     train_labels[:FLOP_BATCH], criterion, precision.autocast(device))
+    reset_peak_memory(device)
     where = _placement()
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
         began = time.perf_counter()
@@ -202,7 +207,8 @@ def train_trial(config: dict[str, Any], data: ImageData, reporter: LocalReporter
             best = {"best_val_acc": val.acc, "best_epoch": epoch}
         metrics = {"epoch": epoch, "train_loss": train.loss, "train_acc": train.acc, "val_loss": val.loss,
                    "val_acc": val.acc, "lr": lr, "seconds": time.perf_counter() - began, "params": params,
-                   **best, **where, "ended_at": time.time()}
+                   "flops_per_image": flops, "peak_memory_mb": peak_memory_mb(device), **best, **where,
+                   "ended_at": time.time()}
         history = history + [metrics]
         state = None
         if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:

@@ -24,16 +24,24 @@ orchestration_efficiency).
 
 Accuracies are fractions in [0, 1]; epochs count from 1; `status` is `completed` for a trial that ran all its
 epochs and `failed` otherwise; `params` is the model's parameter count; `train_seconds` the sum of its epochs'
-seconds. Readers ignore columns they do not know.
+seconds. The cost columns (trainables/cost.py): `flops_per_image` the training FLOPs (forward + backward) per image
+counted by torch's FlopCounterMode, `seconds_per_epoch` the mean of its epochs' seconds (wall clock, noisy when
+trials share a machine), `peak_memory_mb` the peak memory in MiB (the process's peak RSS on a CPU, the CUDA
+allocator's peak on a GPU). Readers ignore columns they do not know.
+
+RESPONSES: every per-trial quantity the analysis can take as its response, one entry each: the trials.csv column it
+is read from, or a derivation from other columns (`response_values`), its unit, label and direction.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 IDENTITY = ("trial_id", "config", "model")
 SEED = "seed"
 TRIAL_SUMMARY = ("status", "epochs_done", "final_train_acc", "final_val_acc", "best_val_acc", "best_epoch",
-                 "final_train_loss", "final_val_loss", "params", "train_seconds")
+                 "final_train_loss", "final_val_loss", "params", "train_seconds", "flops_per_image",
+                 "seconds_per_epoch", "peak_memory_mb")
 EPOCH_METRICS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 PLACEMENT = ("node_id", "hostname", "pid", "ended_at")  # where and when (unix seconds) an epoch ended
 RECIPE = ("lr", "weight_decay", "label_smoothing", "batch_size", "width", "depth", "epochs")
@@ -42,6 +50,38 @@ COMPLETED = "completed"
 FAILED = "failed"
 METRICS = ("final_val_acc", "best_val_acc")  # the metrics the analysis can analyse
 ACCURACY_COLUMNS = ("final_train_acc", "final_val_acc", "best_val_acc")
+
+
+
+@dataclass(frozen=True)
+class Response:
+    source: str | Callable[[Any], Any]  # a trials.csv column, or a function of the trials frame giving a column
+    unit: str
+    label: str
+    higher_is_better: bool
+
+
+RESPONSES = {
+    "final_val_acc": Response("final_val_acc", "fraction", "final validation accuracy", True),
+    "best_val_acc": Response("best_val_acc", "fraction", "best validation accuracy", True),
+    "final_train_acc": Response("final_train_acc", "fraction", "final training accuracy", True),
+    "final_gap": Response(lambda t: t["final_train_acc"] - t["final_val_acc"], "fraction",
+                          "generalisation gap (train - val accuracy)", False),
+    "final_val_loss": Response("final_val_loss", "nats", "final validation loss", False),
+    "params": Response("params", "parameters", "parameter count", False),
+    "flops_per_image": Response("flops_per_image", "FLOPs", "training FLOPs per image", False),
+    "seconds_per_epoch": Response("seconds_per_epoch", "s", "training seconds per epoch", False),
+    "peak_memory_mb": Response("peak_memory_mb", "MiB", "peak memory", False),
+}
+COST_RESPONSES = ("params", "flops_per_image", "seconds_per_epoch", "peak_memory_mb")
+DETERMINISTIC_COSTS = ("params", "flops_per_image")  # the same in every seed of a configuration: no interval
+
+
+def response_values(trials, name: str):
+    """The response `name` of every row of `trials` (a column, or derived from columns at load time)."""
+    source = RESPONSES[name].source
+    return trials[source] if isinstance(source, str) else source(trials)
+
 
 # What a reader needs; the rest of the columns above are written and may be absent in hand-made tables.
 REQUIRED_TRIAL_COLUMNS = ("trial_id", "config", "model", SEED, "status", "final_train_acc", "final_val_acc",
