@@ -80,7 +80,7 @@ def test_effects_by_epoch_applies_the_estimator_to_each_epoch():
 
 
 def test_effects_by_epoch_takes_the_projects_factorial_estimator():
-    from analysis.effects import factorial_effects
+    from analysis.stats.effects import factorial_effects
 
     out = effects_by_epoch(_epochs_frame(), lambda frame: factorial_effects(frame, {"shortcut": [False, True]}))
     expected = [0.5 + 0.02 * e - min(0.3 + 0.05 * e, 0.6) for e in range(1, 9)]

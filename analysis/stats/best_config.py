@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.load import completed
-from analysis.schema import RESPONSES, response_values
+from analysis.results.load import completed
+from analysis.results.schema import RESPONSES, response_values
 
 ALPHA = 0.05
 

@@ -1,6 +1,6 @@
 """What each component costs, as factorial effects of a cost column, and the cost per point of accuracy.
 
-Effects are Yates contrasts (as analysis/effects.py: main effect = mean at the second level - mean at the first,
+Effects are Yates contrasts (as analysis/stats/effects.py: main effect = mean at the second level - mean at the first,
 interactions by the same +-1 products) computed seed by seed over the seeds measured in every cell: for seed s,
 effect_s = (2 / 2^k) sum_cells code_term(cell) * y(cell, s). On the log scale (the default) an effect is the log
 of a ratio of geometric means (`ratio` = exp(effect): SE multiplies FLOPs by `ratio`, averaged over the other
@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.design import balance, cell_matrix, coded_columns, term_name, terms
-from analysis.effects import ALPHA, holm, resolved
+from analysis.stats.model_design import balance, cell_matrix, coded_columns, term_name, terms
+from analysis.stats.effects import ALPHA, holm, resolved
 
 DETERMINISTIC = ("params", "flops_per_image")
 
@@ -106,7 +106,7 @@ def cost_effects(trials: pd.DataFrame, factors: Mapping[str, Sequence], cost: st
 def cost_per_point(cost: CostEffects, accuracy: pd.DataFrame) -> pd.DataFrame:
     """term, cost_effect, accuracy_effect_pp, cost_per_point (cost units per +1 pp; NaN unless the accuracy effect
     is resolved), from a raw-scale CostEffects and an accuracy effects table (term, estimate as a fraction,
-    resolved), e.g. analysis.effects.factorial_effects'."""
+    resolved), e.g. analysis.stats.effects.factorial_effects'."""
     if cost.log_scale:
         raise ValueError("cost per point needs the cost's effects in its own units (log_scale=False)")
     merged = cost.table[["term", "estimate"]].merge(accuracy[["term", "estimate", "resolved"]], on="term",

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.effects import ALPHA, holm
-from analysis.schema import COMPLETED
+from analysis.stats.effects import ALPHA, holm
+from analysis.results.schema import COMPLETED
 
 TRIAL = ("config", "seed")
 
