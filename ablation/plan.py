@@ -37,7 +37,8 @@ def plan(args: argparse.Namespace) -> str:
     """The plan's text; ValueError (one line) for a missing study or one that cannot be planned from."""
     from analysis.analyse import analyse
     from analysis.results.load import load_study
-    from analysis.stats.planning import format_plan, plan_table, read_timing
+    from analysis.results.side_files import read_timing
+    from analysis.stats.planning import format_plan, plan_table
 
     if not args.name:
         raise ValueError("--plan needs the --name of a finished study (the pilot)")

@@ -36,6 +36,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 import runstore
 from ablation.spec import SPEC_FILE, StudySpec
+from analysis.results.schema import TUNING_FILE
 from analysis.stats.tuning_rule import TUNED, choose
 from search_spaces import tuning as space
 from search_spaces.factors import Configuration, configurations
@@ -44,7 +45,6 @@ from trainables.data import ImageData, stratified_split
 from trainables.trial import TuneReporter, train_trial
 
 TUNING_DIR = "tuning"  # <run>/tuning/<config_id>: one Tune experiment per configuration
-TUNING_TABLE = "results/tuning.csv"
 RESULT_COLUMNS = ["tuning_trial", "trial_id", "status", *TUNED, "inner_val_acc", "epochs_done", "max_epochs",
                   "chosen", "seconds"]
 
@@ -230,7 +230,7 @@ def run_tuning(spec: StudySpec, data: ImageData, components: dict[str, str] | No
           f"epoch(s), {concurrency} at a time) on an inner split of the training set: {len(train_idx)} train / "
           f"{len(val_idx)} inner val images; the study's {len(data.val_labels)} validation images are not used",
           flush=True)
-    table_path = f"{spec.run_dir}/{TUNING_TABLE}"
+    table_path = f"{spec.run_dir}/{TUNING_FILE}"
     table = _earlier_rows(spec, table_path)
     trainable = make_trainable(spec, inner, components)
     tuning_root = f"{spec.run_dir}/{TUNING_DIR}"

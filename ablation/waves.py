@@ -41,10 +41,10 @@ def _model_terms(spec: StudySpec):
     """The terms a look fits: every interaction of the full grid, or those a fraction can estimate."""
     if not spec.design:
         return None
+    from analysis.doe.spec_codec import record_fraction
     from analysis.stats.fraction_fit import model_terms
-    from analysis.doe.fractions import fraction_from_cells
 
-    return model_terms(fraction_from_cells(list(spec.profile.factors), spec.design["cells"]))
+    return model_terms(record_fraction(spec.design, list(spec.profile.factors)))
 
 
 def run_waves(spec: StudySpec, data: dict, components: dict[str, str]

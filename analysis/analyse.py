@@ -18,18 +18,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.stats.descriptive import config_summary, curve_summary, interaction_means, marginal_means, per_seed_values
-from analysis.stats.model_design import ModelDesign, cell_means, check_two_level, missing_runs, model_design
-from analysis.stats.effects import ALPHA, effects_table
-from analysis.stats.fraction_fit import FractionFit, fraction_effects, with_aliases
-from analysis.stats.ols import LinearFit, fit_ols
+from analysis.defaults import ALPHA, MIN_EFFECT, PLANNING_CONFIDENCE, POWER
+from analysis.doe.coding import check_two_level
 from analysis.results.load import COMPLETED, METRICS, ResultsError, Study, completed
-from analysis.stats.observed_design import FRACTION, IRREGULAR, ObservedDesign, observe_design, read_spec_design
+from analysis.stats.descriptive import config_summary, curve_summary, interaction_means, marginal_means, per_seed_values
+from analysis.stats.effects import effects_table
+from analysis.stats.fraction_fit import FractionFit, fraction_effects, with_aliases
+from analysis.stats.model_design import ModelDesign, cell_means, missing_runs, model_design
+from analysis.stats.observed_design import FRACTION, IRREGULAR, ObservedDesign, observe_design
+from analysis.stats.ols import LinearFit, fit_ols
 from analysis.stats.paired import paired_comparisons, study_table
-from analysis.stats.power import PLANNING_CONFIDENCE, POWER, effect_planning, factorial_seeds_needed, sd_upper_bound
+from analysis.stats.power import effect_planning, factorial_seeds_needed, sd_upper_bound
 from analysis.stats.shapley import is_per_seed, per_seed_attribution_table, per_seed_gain_summary
-
-MIN_EFFECT = 0.01  # the smallest effect of interest for planning, as a fraction (1 percentage point)
 
 
 @dataclass
@@ -193,7 +193,7 @@ def _observe(study: Study, runs: pd.DataFrame) -> ObservedDesign | None:
         check_two_level(study.factors)
     except ValueError:
         return None
-    return observe_design(study.trials, runs, study.factors, read_spec_design(study.run_dir))
+    return observe_design(study.trials, runs, study.factors, study.spec_design)
 
 
 def _full_grid_or_part(observed: ObservedDesign | None) -> bool:

@@ -21,17 +21,17 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from runstore import write_atomic
-
+from analysis.analyse import Analysis, analyse
+from analysis.defaults import MIN_EFFECT
 from analysis.reporting import figures as plots
 from analysis.reporting import sections as report_sections
 from analysis.reporting import waves_section as sequential_report
-from analysis.analyse import MIN_EFFECT, Analysis, analyse
-from analysis.results.load import METRICS, ResultsError, load_study
-from analysis.stats.paired import NAMED_MODELS
 from analysis.reporting.document import DASH, Document, interval, pm
 from analysis.reporting.tuning_section import TuningSection, analyse_tuning
+from analysis.results.load import METRICS, ResultsError, load_study
+from analysis.stats.paired import NAMED_MODELS
 from analysis.wandb_summary import WandbSummaryError, log_summary
+from runstore import write_atomic
 
 # effects.csv keeps its first columns in their old order; the rest follow
 EFFECT_COLUMNS = ["term", "estimate", "ci_low", "ci_high", "p_value", "p_holm", "partial_eta_sq", "resolved", "se",

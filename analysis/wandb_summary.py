@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
+from analysis.results.side_files import read_report_table
+from analysis.results.spec_file import read_spec
 from analysis.wandb_identity import artifact_name, private_settings, study_tags, summary_run_id
 
 DEFAULT_PROJECT = "resnet-ablation"
@@ -39,15 +40,6 @@ class WandbSummaryError(RuntimeError):
     """The summary run could not be written (no report yet, W&B refused); the message is one line."""
 
 
-def read_table(path: Path) -> pd.DataFrame | None:
-    """A report table as written (pandas reads its floats back exactly); None for one the report left empty
-    (an analysis that could not run writes a file without columns)."""
-    try:
-        return pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        return None
-
-
 def cell(value: Any) -> Any:
     """A JSON-friendly cell: numpy scalars as Python ones, NaN (an empty CSV cell) as null."""
     value = value.item() if hasattr(value, "item") else value
@@ -59,19 +51,14 @@ def table_rows(frame: pd.DataFrame) -> list[list[Any]]:
 
 
 def _spec(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "spec.yaml"
-    try:
-        body = yaml.safe_load(path.read_text()) if path.is_file() else None
-    except (OSError, yaml.YAMLError):
-        body = None  # the report reads the results without a spec too; so does this
-    return body if isinstance(body, dict) else {}
+    return read_spec(run_dir).body  # the report reads the results without a spec too; so does this
 
 
 def summary_keys(report: Path) -> dict[str, Any]:
     """`<prefix>/<row>/<column>` for the effects, their planning numbers and the Shapley values."""
     keys: dict[str, Any] = {}
     for name, row_key, prefix, columns in SUMMARY_KEYS:
-        frame = read_table(report / name) if (report / name).is_file() else None
+        frame = read_report_table(report / name) if (report / name).is_file() else None
         for row in frame.to_dict("records") if frame is not None else []:
             keys.update({f"{prefix}/{row[row_key]}/{c}": cell(row[c]) for c in columns if c in row})
     return keys
@@ -125,7 +112,7 @@ def log_summary(run_dir: str | Path, mode: str = "offline", project: str | None 
         try:
             logged: dict[str, Any] = {}
             for path in tables:
-                frame = read_table(path)
+                frame = read_report_table(path)
                 if frame is not None:
                     logged[f"tables/{path.stem}"] = wandb.Table(columns=list(frame.columns), data=table_rows(frame))
             logged.update({f"figures/{path.stem}": wandb.Image(str(path)) for path in figures})

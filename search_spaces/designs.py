@@ -17,29 +17,12 @@ records the combined design, whose defining relation keeps only the words both f
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
-from analysis.doe.fractions import (Fraction, choose_design, defining_relation, design_cells, fold_over,
-                                 fraction_from_cells, parse_fraction, resolution, roman, word_name)
+from analysis.doe.spec_codec import FRACTIONAL, design_record
+from analysis.doe.fractions import (choose_design, design_cells, fold_over, fraction_from_cells, parse_fraction,
+                                 roman)
 
-FRACTIONAL = "fractional"
-
-
-def record(fraction: Fraction, cells: Sequence[int], fold_overs: Sequence[str | None]) -> dict[str, Any]:
-    """The spec's `design:` entry of a fraction (see the module docstring)."""
-    names = fraction.factors
-    res = resolution(fraction)
-    return {
-        "kind": FRACTIONAL,
-        "fraction": fraction.fraction,
-        "resolution": None if math.isinf(res) else int(res),
-        "generators": {names[g.factor]: ("-" if g.sign < 0 else "") + ":".join(
-            names[i] for i in range(len(names)) if g.word >> i & 1) for g in fraction.generators},
-        "defining_relation": [word_name(w, names) for w in defining_relation(fraction)],
-        "cells": sorted(int(c) for c in set(cells)),
-        "fold_overs": list(fold_overs),
-    }
 
 
 def fractional_design(factors: Sequence[str], fraction: str | None = None,
@@ -56,7 +39,7 @@ def fractional_design(factors: Sequence[str], fraction: str | None = None,
         raise ValueError(f"{flag}: {err}") from None
     if chosen.p == 0:
         return {}
-    return record(chosen, design_cells(chosen).tolist(), [])
+    return design_record(chosen, design_cells(chosen).tolist(), [])
 
 
 def folded_design(design: dict[str, Any], factors: Sequence[str], factor: str | None = None) -> dict[str, Any]:
@@ -74,7 +57,7 @@ def folded_design(design: dict[str, Any], factors: Sequence[str], factor: str | 
         raise ValueError(f"--fold-over {factor or '(all factors)'} adds no cell: the complementary fraction is "
                          "already run; fold over another factor")
     combined = fraction_from_cells(list(factors), cells)
-    folded = record(combined, cells, [*design.get("fold_overs", []), factor])
+    folded = design_record(combined, cells, [*design.get("fold_overs", []), factor])
     return folded if combined.p > 0 else {**folded, "kind": FRACTIONAL, "resolution": None}
 
 

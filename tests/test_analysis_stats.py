@@ -12,8 +12,10 @@ from scipy import stats
 from analysis.simulate import DEFAULT_EFFECTS, DEFAULT_FACTORS, simulate
 
 from analysis.stats.descriptive import config_summary, curve_summary, marginal_means, mean_ci
-from analysis.stats.model_design import balance, cell_matrix, check_two_level, missing_runs, model_design
-from analysis.stats.effects import factorial_effects, holm
+from analysis.doe.coding import check_two_level
+from analysis.stats.model_design import balance, cell_matrix, missing_runs, model_design
+from analysis.stats.multiplicity import holm
+from analysis.stats.effects import factorial_effects
 from analysis.stats.ols import fit_ols
 from analysis.stats.paired import (clopper_pearson, named_cells, paired_comparison, paired_comparisons,
                              study_table)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.stats.model_design import coded_columns
+from analysis.doe.coding import coded_columns
 from analysis.stats.cost import contrast_intervals, cost_effects, cost_per_point, per_seed_contrasts
 
 FACTORS = {"shortcut": [False, True], "se": [False, True], "activation": ["relu", "mish"]}

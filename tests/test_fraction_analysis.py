@@ -20,7 +20,8 @@ import pytest
 from analysis.simulate import cells_outside, config_id, make_study, simulate, true_value
 
 from analysis.analyse import analyse
-from analysis.stats.model_design import cell_index, cell_levels, model_design
+from analysis.doe.coding import cell_levels
+from analysis.stats.model_design import cell_index, model_design
 from analysis.stats.effects import effect_contrasts, factorial_effects
 from analysis.stats.fraction_fit import (ALIASES, alias_labels, fraction_effects, model_terms,
                                        shapley_label)

@@ -27,8 +27,10 @@ from scipy import stats
 from analysis.simulate import DEFAULT_EFFECTS, DEFAULT_FACTORS, simulate, true_value
 
 from analysis.stats.descriptive import mean_ci
-from analysis.stats.model_design import cell_levels, model_design, term_name, terms
-from analysis.stats.effects import effect_contrasts, factorial_effects, holm, resolved
+from analysis.doe.coding import cell_levels, term_name, terms
+from analysis.stats.model_design import model_design
+from analysis.stats.multiplicity import holm, resolved
+from analysis.stats.effects import effect_contrasts, factorial_effects
 from analysis.stats.ols import contrasts, fit_ols
 from analysis.stats.paired import clopper_pearson
 from analysis.stats.power import factorial_seeds_needed, sd_upper_bound

@@ -23,11 +23,14 @@ from scipy import stats
 from analysis.simulate import DEFAULT_FACTORS, make_study, simulate, true_value
 
 from analysis.analyse import analyse
-from analysis.stats.model_design import cell_levels, model_design, term_name, terms
-from analysis.stats.effects import ALPHA, effect_contrasts, holm
+from analysis.doe.coding import cell_levels, term_name, terms
+from analysis.stats.model_design import model_design
+from analysis.stats.multiplicity import ALPHA, holm
+from analysis.stats.effects import effect_contrasts
 from analysis.stats.ols import contrasts, fit_ols
 from analysis.results.load import load_study
-from analysis.stats.planning import format_plan, plan_table, read_timing
+from analysis.results.side_files import read_timing
+from analysis.stats.planning import format_plan, plan_table
 from analysis.report import build_report
 from analysis.results.schema import WAVES_COLUMNS, WAVES_FILE
 from analysis.stats.sequential import (BUDGET, CONTINUE, NEGLIGIBLE, RESOLVED, SETTLED, UNSETTLED, advance,

@@ -18,7 +18,7 @@ from analysis.report import main as report_main
 from analysis.wandb_identity import summary_run_id, trial_run_id
 from analysis.wandb_summary import log_summary
 from analysis.simulate import DEFAULT_FACTORS, make_study
-from tests.wandb_records import read_run, read_table
+from tests.wandb_records import read_run, read_result_table
 
 FAKE_API_KEY = "fake0wandb0api0key0" + "9" * 21  # W&B keys are 40 characters
 FAKE_SECRET = "FAKEsecretACCESSkey0000"
@@ -69,7 +69,7 @@ def test_summary_run_holds_the_report_and_a_rebuild_updates_it(tmp_path, secrets
     csvs = sorted(report.glob("*.csv"))
     assert {p.name for p in csvs} >= {"configs.csv", "effects.csv", "shapley.csv", "paired.csv", "power.csv"}
     for csv in csvs:  # every report table, row for row and cell for cell
-        table = read_table(run, f"tables/{csv.stem}")
+        table = read_result_table(run, f"tables/{csv.stem}")
         expected = pd.read_csv(csv)
         assert table["columns"] == list(expected.columns), csv.name
         assert rows(pd.DataFrame(table["data"], columns=table["columns"])) == rows(expected), csv.name

@@ -83,6 +83,6 @@ def read_run(folder: Path, timeout: float = 30.0) -> dict:
     return {**run, "history": history, "summary": summary, "artifacts": artifacts, "folder": folder}
 
 
-def read_table(run: dict, key: str) -> dict:
+def read_result_table(run: dict, key: str) -> dict:
     """A wandb.Table the run logged under `key`: {'columns': [...], 'data': [[...] per row]}."""
     return json.loads((run["folder"] / "files" / run["summary"][key]["path"]).read_text())

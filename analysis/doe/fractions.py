@@ -1,6 +1,6 @@
 """Regular two-level fractional factorial designs 2^(k-p): generators, defining relation, aliases, fold-overs.
 
-Conventions follow `analysis.stats.model_design`: factor i's first level is coded -1 and its second +1; a cell is a bit mask
+Conventions follow `analysis.doe.coding`: factor i's first level is coded -1 and its second +1; a cell is a bit mask
 (bit i set = factor i at its second level); a term is a tuple of factor names in factor order, named by joining
 them with ':'. Internally a word or term is also a bit mask over the k factors (bit i = factor i is in it).
 
@@ -19,6 +19,8 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from analysis.doe import coding
+from analysis.doe.coding import mask_term, signs
 from analysis.doe.generator_catalogue import LETTERS, MINIMUM_ABERRATION
 
 FULL = math.inf  # the resolution of a full factorial: no word, nothing aliased
@@ -110,16 +112,8 @@ def word_name(word: Word, factors: Sequence[str], letters: bool = False) -> str:
     return ("-" if word.sign < 0 else "") + body
 
 
-def _term_mask(term: Sequence[str], factors: Sequence[str]) -> int:
-    return sum(1 << factors.index(n) for n in term)
-
-
-def _term(mask: int, factors: Sequence[str]) -> tuple[str, ...]:
-    return tuple(factors[i] for i in range(len(factors)) if mask >> i & 1)
-
-
 def _term_key(mask: int) -> tuple[int, tuple[int, ...]]:
-    """Lowest order first, then factor order (as analysis.stats.model_design.terms lists them)."""
+    """Lowest order first, then factor order (as analysis.doe.coding.terms lists them)."""
     return mask.bit_count(), tuple(i for i in range(mask.bit_length()) if mask >> i & 1)
 
 
@@ -245,21 +239,13 @@ def design_cells(design: Fraction) -> np.ndarray:
     for j, factor in enumerate(design.base):
         cells |= ((run >> j) & 1) << factor
     for g in design.generators:
-        # product of -1/+1 codes = (-1)^(number of factors in the word at their first level)
-        low = g.word.bit_count() - np.bitwise_count(cells & g.word).astype(np.int64)
-        cells |= (np.where(low % 2 == 0, g.sign, -g.sign) > 0).astype(np.int64) << g.factor
+        cells |= (g.sign * signs(cells, [g.word])[:, 0] > 0).astype(np.int64) << g.factor
     return cells
 
 
 def term_columns(design: Fraction, terms: Sequence[Sequence[str]]) -> np.ndarray:
     """(runs, len(terms)) +-1 matrix: each term's product of codes over the runs of `design_cells`."""
-    return _columns(design_cells(design), [_term_mask(t, design.factors) for t in terms])
-
-
-def _columns(cells: np.ndarray, masks: Sequence[int]) -> np.ndarray:
-    masks = np.asarray(masks, dtype=np.int64)
-    low = np.bitwise_count(masks)[None, :] - np.bitwise_count(cells[:, None] & masks[None, :])
-    return np.where(low % 2 == 0, 1.0, -1.0)
+    return coding.term_columns(design_cells(design), terms, design.factors)
 
 
 def _alias_sets(design: Fraction, max_order: int) -> list[tuple[int, list[tuple[int, int]]]]:
@@ -282,7 +268,7 @@ def _alias_sets(design: Fraction, max_order: int) -> list[tuple[int, list[tuple[
 def alias_chains(design: Fraction, max_order: int = 3) -> list[AliasChain]:
     """One chain per alias set whose lowest-order term has order <= max_order, listing its aliases up to that
     order with their signs; `str(chain)` reads 'se = shortcut:activation:depth'."""
-    return [AliasChain(_term(rep, design.factors), tuple((s, _term(m, design.factors)) for s, m in members))
+    return [AliasChain(mask_term(rep, design.factors), tuple((s, mask_term(m, design.factors)) for s, m in members))
             for rep, members in _alias_sets(design, max_order)]
 
 
@@ -342,7 +328,7 @@ def relation_from_cells(cells: Sequence[int], k: int) -> list[Word]:
     if not len(cells) or cells.min() < 0 or cells.max() >= 2 ** k:
         raise ValueError(f"cells must be a non-empty set of bit masks of {k} factors (0 to {2 ** k - 1})")
     masks = np.arange(1, 2 ** k, dtype=np.int64)
-    columns = _columns(cells, masks)
+    columns = signs(cells, masks)
     constant = np.all(columns == columns[:1], axis=0)
     return [Word(int(m), int(columns[0, j])) for j, m in enumerate(masks) if constant[j]]
 

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.reporting import figures as plots
 from analysis.analyse import Analysis
-from analysis.stats.fraction_fit import ALIAS_ORDER, ALIASES, shapley_label
-from analysis.stats.planning import duration, plan_table, read_timing, seeds_text, trials_count
+from analysis.reporting import figures as plots
 from analysis.reporting.document import DASH, Document, interval, p_is, pct, pp, pvalue
+from analysis.stats.fraction_fit import ALIAS_ORDER, ALIASES, shapley_label
+from analysis.stats.planning import duration, plan_table, seeds_text, trials_count
 from analysis.stats.shapley import TOTAL, is_per_seed, per_seed_gain
 
 BORDERLINE = (0.01, 0.20)  # Holm p in this range: a few more seeds could flip the verdict
@@ -362,7 +362,7 @@ def planning(doc: Document, a: Analysis) -> None:
                   f"{p.confidence:.0%}. No power is computed at the observed effect sizes: that is a function of "
                   "the p-value alone and says nothing new.")
     # the table `ablation/run.py --plan` prints (analysis/stats/planning.py), with the cost where the pilot measured it
-    t = plan_table(a, p.min_effect, p.power, read_timing(a.study.run_dir), confidence=p.confidence)
+    t = plan_table(a, p.min_effect, p.power, a.study.timing, confidence=p.confidence)
     frame = pd.DataFrame({
         "Residual sd": t["basis"], "sd (pp)": t["residual_sd"].map(size),
         f"MDE at n = {per_cell(a)} per cell (pp)": [size(p.mde), size(p.mde_sd_upper)],

@@ -19,10 +19,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.reporting import figures as plots
+from analysis.reporting.document import DASH, Document, interval, pct, pp
 from analysis.stats.compare import Comparison, compare_studies
 from analysis.stats.fanova import fanova_importance, fanova_vs_anova
-from analysis.reporting.document import DASH, Document, interval, pct, pp
-from analysis.stats.tuning import best_so_far, expected_max_table, load_tuning, tuned_table
+from analysis.stats.tuning import best_so_far, expected_max_table, tuned_table
 
 if TYPE_CHECKING:
     from analysis.analyse import Analysis
@@ -170,7 +170,7 @@ def analyse_tuning(a: Analysis, compare_dir: str | Path | None = None) -> Tuning
     """The section's frames for an `analysis.analyse.Analysis` (and, optionally, a second study to compare)."""
     study = a.study
     section = TuningSection(metric=a.metric)
-    tuning = load_tuning(study.run_dir)
+    tuning = study.tuning
     if tuning is not None:
         section.tuning = tuning
         section.tuned = tuned_table(tuning, study.trials)

@@ -7,36 +7,16 @@ itself (its looks, per-look level and min_effect), so it says what the driver di
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.analyse import Analysis
 from analysis.reporting.document import DASH, Document, interval, pp, pvalue
-from analysis.results.schema import WAVES_COLUMNS, WAVES_FILE
 from analysis.stats.sequential import CONTINUE, NEGLIGIBLE, RESOLVED, UNSETTLED, describe_rule
 
 SCALE = 100.0  # fractions -> percentage points
 STYLE = {RESOLVED: ("C0", "C0"), NEGLIGIBLE: ("C2", "C2"), UNSETTLED: ("0.5", "white")}  # status: (edge, face)
-
-
-def read_waves(run_dir: str | Path) -> tuple[pd.DataFrame | None, str]:
-    """(waves.csv, '') where the study has one; (None, '') where it has none; (None, why) where it is unusable."""
-    path = Path(run_dir) / WAVES_FILE
-    if not path.is_file():
-        return None, ""
-    try:
-        waves = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as err:
-        return None, f"{WAVES_FILE} could not be read ({type(err).__name__})"
-    missing = [c for c in WAVES_COLUMNS if c not in waves.columns]
-    if missing:
-        return None, f"{WAVES_FILE} lacks column(s) {', '.join(missing)}"
-    if waves.empty:
-        return None, f"{WAVES_FILE} has no rows"
-    return waves.sort_values(["look"], kind="stable").reset_index(drop=True), ""
 
 
 def path_figure(waves: pd.DataFrame) -> Figure:
@@ -78,7 +58,7 @@ def path_figure(waves: pd.DataFrame) -> Figure:
 
 def section(doc: Document, a: Analysis) -> None:
     """The path over the waves, the rule and why it stopped; nothing where the study was not run until settled."""
-    waves, problem = read_waves(a.study.run_dir)
+    waves, problem = a.study.waves, a.study.waves_problem
     if waves is None and not problem:
         return
     doc.heading("Run until settled: the effects after each wave")

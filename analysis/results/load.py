@@ -18,11 +18,19 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.results.schema import (ACCURACY_COLUMNS, COMPLETED, EPOCHS_FILE, METRICS, REQUIRED_EPOCH_COLUMNS,
-                             REQUIRED_TRIAL_COLUMNS, TRIALS_FILE)
+from analysis.results.schema import (
+    ACCURACY_COLUMNS,
+    COMPLETED,
+    EPOCHS_FILE,
+    METRICS,
+    REQUIRED_EPOCH_COLUMNS,
+    REQUIRED_TRIAL_COLUMNS,
+    TRIALS_FILE,
+)
+from analysis.results.spec_file import read_spec
 
 __all__ = ["ACCURACY_COLUMNS", "COMPLETED", "METRICS", "ResultsError", "Study", "completed", "config_table",
-           "level_key", "load_study", "native_value", "read_table", "same_level"]
+           "level_key", "load_study", "native_value", "read_result_table", "same_level"]
 # String levels whose baseline is known; other strings keep the order in which the file first shows them.
 KNOWN_LEVEL_ORDER = ("relu", "mish")
 
@@ -38,6 +46,12 @@ class Study:
     epochs: pd.DataFrame | None  # epochs.csv, or None where the run directory has none
     factors: dict[str, tuple]  # factor name -> levels, baseline first, in column order
     notes: tuple[str, ...]  # what is missing or was set aside while loading, in words
+    # the side files, read here once so that no statistic or section reads a file (analysis/results/side_files.py)
+    timing: dict | None = None  # results/timing.json: the driver's last invocation
+    waves: pd.DataFrame | None = None  # results/waves.csv of a study run --until-settled
+    waves_problem: str = ""  # why waves.csv could not be used, where it exists
+    tuning: pd.DataFrame | None = None  # results/tuning.csv of a tuned study (--tune-first)
+    spec_design: dict | None = None  # spec.yaml's `design:` of a fractional study
 
 
 def level_key(value: Any) -> tuple:
@@ -55,7 +69,7 @@ def native_value(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def read_table(path: Path, required: Sequence[str]) -> pd.DataFrame:
+def read_result_table(path: Path, required: Sequence[str]) -> pd.DataFrame:
     """One CSV with the columns it must have; ResultsError for a missing file or column or an empty table."""
     if not path.is_file():
         raise ResultsError(f"{path} not found (has the study written its result tables?)")
@@ -121,29 +135,10 @@ def order_levels(values: Sequence[Any], spec_levels: Sequence[Any] | None) -> tu
 
 def read_spec_levels(run_dir: Path) -> tuple[dict[str, list], list[str]]:
     """`factors: {name: [levels...]}` from RUN_DIR/spec.yaml, if present; (levels, notes)."""
-    path = run_dir / "spec.yaml"
-    if not path.is_file():
-        return {}, []
-    import yaml  # only where a spec exists
-
-    try:
-        spec = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        return {}, [f"spec.yaml could not be read ({first}); levels are ordered by the default rule"]
-    factors = spec.get("factors") if isinstance(spec, dict) else None
-    entries = []
-    if isinstance(factors, dict):
-        entries = list(factors.items())
-    elif isinstance(factors, list):
-        entries = [(f.get("name"), f.get("levels")) for f in factors if isinstance(f, dict)]
-    levels = {}
-    for name, lv in entries:
-        if isinstance(lv, dict):
-            lv = lv.get("levels")
-        if isinstance(name, str) and isinstance(lv, (list, tuple)) and lv:
-            levels[name] = list(lv)
-    return levels, []
+    spec = read_spec(run_dir)
+    if spec.error:
+        return {}, [f"spec.yaml could not be read ({spec.error}); levels are ordered by the default rule"]
+    return spec.factor_levels, []
 
 
 def factor_names(trials: pd.DataFrame, spec_levels: Mapping[str, Sequence]) -> list[str]:
@@ -219,7 +214,7 @@ def load_study(run_dir: str | Path) -> Study:
     if not results.is_dir():
         raise ResultsError(f"{run_dir} has no results/ folder (is it a study's run directory?)")
     trials_path = run_dir / TRIALS_FILE
-    trials = read_table(trials_path, REQUIRED_TRIAL_COLUMNS)
+    trials = read_result_table(trials_path, REQUIRED_TRIAL_COLUMNS)
     spec_levels, notes = read_spec_levels(run_dir)
     names = factor_names(trials, spec_levels)
     for name in names:
@@ -243,11 +238,15 @@ def load_study(run_dir: str | Path) -> Study:
         notes.append("results/epochs.csv is missing: no learning curves")
     else:
         try:
-            epochs = read_table(epochs_path, REQUIRED_EPOCH_COLUMNS)
+            epochs = read_result_table(epochs_path, REQUIRED_EPOCH_COLUMNS)
         except ResultsError as err:
             if "no rows" not in str(err) and "is empty" not in str(err):
                 raise
             notes.append("results/epochs.csv has no rows: no learning curves")
         if epochs is not None:
             _check_accuracies(epochs, ("train_acc", "val_acc"), epochs_path)
-    return Study(run_dir, trials, epochs, factors, tuple(notes))
+    from analysis.results.side_files import load_tuning, read_timing, read_waves  # they import this module
+
+    waves, waves_problem = read_waves(run_dir)
+    return Study(run_dir, trials, epochs, factors, tuple(notes), timing=read_timing(run_dir), waves=waves,
+                 waves_problem=waves_problem, tuning=load_tuning(run_dir), spec_design=read_spec(run_dir).design)

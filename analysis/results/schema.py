@@ -92,6 +92,9 @@ TRIALS_FILE = "results/trials.csv"
 EPOCHS_FILE = "results/epochs.csv"
 WAVES_FILE = "results/waves.csv"
 TIMING_FILE = "results/timing.json"
+TUNING_FILE = "results/tuning.csv"  # the tuning stage (--tune-first): one row per tuning trial
+TUNED = ("lr", "weight_decay", "label_smoothing")  # the hyperparameters a tuned study sets per configuration
+TUNING_COLUMNS = ("config", "model", "tuning_trial", *TUNED, "inner_val_acc", "epochs_done")
 WAVES_COLUMNS = ("look", "n_seeds", "n_looks", "max_seeds", "alpha_look", "min_effect", "term", "estimate", "se", "df",
                  "n_runs", "ci_low", "ci_high", "p_value", "p_holm", "status", "settled_at_look", "seeds_needed",
                  "decision", "reason")

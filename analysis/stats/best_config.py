@@ -31,10 +31,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.defaults import ALPHA
 from analysis.results.load import completed
 from analysis.results.schema import RESPONSES, response_values
-
-ALPHA = 0.05
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import pandas as pd
 
-from analysis.stats.effects import factorial_effects
 from analysis.results.load import completed, level_key, load_study
-from analysis.stats.tuning import TUNING_TABLE
+from analysis.results.schema import TUNING_FILE
+from analysis.stats.effects import factorial_effects
 
 if TYPE_CHECKING:
     from analysis.analyse import Analysis
@@ -57,7 +57,7 @@ def same_factors(a: Mapping[str, Sequence], b: Mapping[str, Sequence]) -> bool:
 
 
 def study_label(run_dir: str | Path) -> str:
-    return "tuned" if (Path(run_dir) / TUNING_TABLE).is_file() else "shared recipe"
+    return "tuned" if (Path(run_dir) / TUNING_FILE).is_file() else "shared recipe"
 
 
 def compare_studies(a: Analysis, other_dir: str | Path) -> Comparison:

@@ -27,8 +27,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.stats.model_design import balance, cell_matrix, coded_columns, term_name, terms
-from analysis.stats.effects import ALPHA, holm, resolved
+from analysis.doe.coding import coded_columns, term_name, terms
+from analysis.stats.model_design import balance, cell_matrix
+from analysis.stats.multiplicity import ALPHA, holm, resolved
 
 DETERMINISTIC = ("params", "flops_per_image")
 

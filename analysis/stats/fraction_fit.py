@@ -34,9 +34,9 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from analysis.stats.model_design import ModelDesign, model_design
-from analysis.stats.effects import effects_table
 from analysis.doe.fractions import FULL, Fraction, alias_chains, describe, estimable_terms, resolution, roman
+from analysis.stats.effects import effects_table
+from analysis.stats.model_design import ModelDesign, model_design
 from analysis.stats.ols import LinearFit, fit_ols
 from analysis.stats.shapley import attribution_table, gain_summary
 

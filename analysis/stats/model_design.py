@@ -11,49 +11,14 @@ seeds complete in every cell) is kept for paired, seed-by-seed views of the same
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from analysis.doe.coding import cell_name, check_two_level, term_columns, terms
 from analysis.results.load import COMPLETED, completed, level_key
-
-
-def check_two_level(factors: Mapping[str, Sequence]) -> None:
-    """ValueError (one line) unless there is at least one factor and each has exactly two levels."""
-    if not factors:
-        raise ValueError("effects and Shapley attribution need factor columns between `model` and `seed`; "
-                         "trials.csv has none")
-    for name, levels in factors.items():
-        if len(levels) != 2:
-            raise ValueError(f"effects and Shapley attribution need two-level factors; {name!r} has "
-                             f"{len(levels)} level(s) in the data: {list(levels)}")
-
-
-def terms(factors: Mapping[str, Sequence]) -> list[tuple[str, ...]]:
-    """Main effects, then two-way, three-way ... interactions; factors in column order within a term."""
-    names = list(factors)
-    return [t for size in range(1, len(names) + 1) for t in itertools.combinations(names, size)]
-
-
-def term_name(term: Sequence[str]) -> str:
-    return ":".join(term)
-
-
-def cell_levels(factors: Mapping[str, Sequence]) -> list[dict]:
-    """The level of every factor in each cell, cells in bit-mask order."""
-    names = list(factors)
-    return [{n: factors[n][(mask >> i) & 1] for i, n in enumerate(names)} for mask in range(2 ** len(names))]
-
-
-def coded_columns(factors: Mapping[str, Sequence]) -> np.ndarray:
-    """(2^k cells, 2^k - 1 terms) matrix of +-1: the product of the codes (-1 first level, +1 second)."""
-    names = list(factors)
-    masks = np.arange(2 ** len(names))
-    codes = {n: np.where((masks >> i) & 1, 1.0, -1.0) for i, n in enumerate(names)}
-    return np.column_stack([np.prod([codes[n] for n in t], axis=0) for t in terms(factors)])
 
 
 def cell_index(data: pd.DataFrame, factors: Mapping[str, Sequence]) -> np.ndarray:
@@ -68,11 +33,13 @@ def cell_index(data: pd.DataFrame, factors: Mapping[str, Sequence]) -> np.ndarra
     return np.where(known, index, -1)
 
 
-def _cell_label(data: pd.DataFrame, cells: np.ndarray, mask: int, factors: Mapping[str, Sequence]) -> str:
+def cell_label(data: pd.DataFrame, factors: Mapping[str, Sequence], mask: int,
+               cells: np.ndarray | None = None) -> str:
+    """The configuration id of a cell where `data` has a row for it, else its levels 'name=level-...'.
+    cells: each row's cell (cell_index of `data`), where the caller has it already."""
+    cells = cell_index(data, factors) if cells is None else cells
     rows = data.loc[cells == mask, "config"] if "config" in data else pd.Series(dtype=str)
-    if len(rows):
-        return str(rows.iloc[0])
-    return "-".join(f"{n}={v}" for n, v in cell_levels(factors)[mask].items())
+    return str(rows.iloc[0]) if len(rows) else cell_name(factors, mask)
 
 
 def balance(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric: str
@@ -91,7 +58,7 @@ def balance(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric: str
     all_cells = cell_index(trials, factors)
     missing = [m for m in range(n_cells) if not (cells == m).any()]
     if missing:
-        labels = ", ".join(_cell_label(trials, all_cells, m, factors) for m in missing)
+        labels = ", ".join(cell_label(trials, factors, m, all_cells) for m in missing)
         raise ValueError(f"a balanced subset needs all {n_cells} cells of the 2^{len(factors)} grid; no "
                          f"completed trial in: {labels}")
     seeds = sorted(set(trials["seed"]))
@@ -109,7 +76,7 @@ def balance(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric: str
             status = "no trial" if rows.empty else ", ".join(sorted(set(rows["status"].astype(str))))
             if not rows.empty and (rows["status"].astype(str).str.lower() == COMPLETED).any():
                 status = f"no {metric}"
-            gone.append(f"{_cell_label(trials, all_cells, m, factors)} ({status})")
+            gone.append(f"{cell_label(trials, factors, m, all_cells)} ({status})")
         notes.append(f"seed {seed} left out of the balanced subset: missing in {'; '.join(gone)}")
     if not keep:
         raise ValueError("a balanced subset needs seeds measured in every cell; none is")
@@ -174,7 +141,7 @@ def missing_runs(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric: 
             why = "no trial" if rows.empty else ", ".join(sorted(set(rows["status"].astype(str))))
             if not rows.empty and (rows["status"].astype(str).str.strip().str.lower() == COMPLETED).any():
                 why = f"no {metric}"
-            out.append(f"{_cell_label(trials, all_cells, m, factors)} seed {seed} ({why})")
+            out.append(f"{cell_label(trials, factors, m, all_cells)} seed {seed} ({why})")
     return out
 
 
@@ -209,10 +176,9 @@ class ModelDesign:
         """(2^k cells, columns of X): the row of X that predicts each cell's mean for an average seed."""
         names = list(self.factors)
         masks = np.arange(2 ** len(names))
-        codes = {n: np.where((masks >> i) & 1, 1.0, -1.0) for i, n in enumerate(names)}
-        coded = [np.prod([codes[n] for n in t], axis=0) for t in self.model_terms]
+        coded = term_columns(masks, self.model_terms, names)
         seed_share = np.full((len(masks), len(self.seeds) - 1), 1.0 / len(self.seeds))
-        return np.column_stack([np.ones(len(masks)), *coded, seed_share])
+        return np.column_stack([np.ones(len(masks)), coded, seed_share])
 
 
 def model_design(runs: pd.DataFrame, factors: Mapping[str, Sequence], metric: str,
@@ -236,15 +202,14 @@ def model_design(runs: pd.DataFrame, factors: Mapping[str, Sequence], metric: st
     if (cells < 0).any():
         raise ValueError("the runs hold factor levels that are not among the factors' two levels")
     seeds = np.array(sorted(set(runs["seed"])))
-    codes = {n: np.where((cells >> i) & 1, 1.0, -1.0) for i, n in enumerate(factors)}
-    columns = [np.ones(len(runs))] + [np.prod([codes[n] for n in t], axis=0) for t in model_terms]
+    columns = [np.ones(len(runs)), *term_columns(cells, model_terms, list(factors)).T]
     seed_of_run = np.searchsorted(seeds, runs["seed"].to_numpy())
     columns += [(seed_of_run == j).astype(float) for j in range(1, len(seeds))]
     X = np.column_stack(columns) if len(runs) else np.zeros((0, len(columns)))
     counts = np.bincount(cells, minlength=2 ** len(factors))
     if len(runs) == 0 or np.linalg.matrix_rank(X) < X.shape[1]:
         missing = [m for m in range(len(counts)) if counts[m] == 0]
-        why = (f"no completed trial in: {', '.join(_cell_label(runs, cells, m, factors) for m in missing)}"
+        why = (f"no completed trial in: {', '.join(cell_label(runs, factors, m, cells) for m in missing)}"
                if missing else "the runs alias some of them")
         raise ValueError(f"the {len(model_terms)} model terms are not estimable from the "
                          f"{len(runs)} completed run(s) with {metric}; {why}")

@@ -14,15 +14,14 @@ note says how, and the data decide.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from analysis.stats.model_design import cell_index, cell_levels
-from analysis.doe.fractions import (Fraction, Generator, design_cells, fold_over, fraction_from_cells,
-                                 relation_from_cells)
+from analysis.doe.fractions import Fraction, fraction_from_cells, relation_from_cells
+from analysis.doe.spec_codec import design_record_cells
+from analysis.stats.model_design import cell_index, cell_label
 
 FULL_GRID, FRACTION, IRREGULAR = "full grid", "fraction", "irregular"
 MAX_LISTED = 6  # cells named in a note before "and N more"
@@ -39,14 +38,6 @@ class ObservedDesign:
     fraction: Fraction | None
     enclosing: Fraction | None = None
     notes: tuple[str, ...] = ()
-
-
-def cell_label(trials: pd.DataFrame, factors: Mapping[str, Sequence], mask: int) -> str:
-    """The configuration id of a cell where `trials` has a row for it, else its levels 'name=level-...'."""
-    rows = trials.loc[cell_index(trials, factors) == mask, "config"] if "config" in trials else pd.Series([])
-    if len(rows):
-        return str(rows.iloc[0])
-    return "-".join(f"{n}={v}" for n, v in cell_levels(factors)[mask].items())
 
 
 def _listed(trials: pd.DataFrame, factors: Mapping[str, Sequence], masks: Sequence[int]) -> str:
@@ -111,56 +102,6 @@ def irregular_note(trials: pd.DataFrame, factors: Mapping[str, Sequence], cells:
 
 # --- spec.yaml's `design`, for the cross-check --------------------------------------------------------------
 
-def read_spec_design(run_dir: str | Path) -> Mapping[str, Any] | None:
-    """RUN_DIR/spec.yaml's `design` mapping; None where there is no spec, no design or an unreadable one (the
-    factor levels' reader, analysis/results/load.py, already notes an unreadable spec)."""
-    path = Path(run_dir) / "spec.yaml"
-    if not path.is_file():
-        return None
-    import yaml  # only where a spec exists
-
-    try:
-        spec = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError):
-        return None
-    design = spec.get("design") if isinstance(spec, dict) else None
-    return design if isinstance(design, dict) and design else None
-
-
-def _parse_word(word: str, names: Sequence[str]) -> tuple[int, int]:
-    """(bit mask, sign) of 'shortcut:se' or '-shortcut:se'."""
-    text = str(word).strip()
-    sign = -1 if text.startswith("-") else 1
-    members = [m.strip() for m in text.lstrip("+-").split(":")]
-    unknown = [m for m in members if m not in names]
-    if unknown:
-        raise ValueError(f"word {word!r} names {unknown}, not among the factors")
-    return sum(1 << names.index(m) for m in members), sign
-
-
-def spec_cells(spec_design: Mapping[str, Any], factors: Mapping[str, Sequence]) -> np.ndarray:
-    """The cells the spec's design runs: its `cells` list, else its generators and fold-overs. ValueError (one
-    line) where neither can be read."""
-    names = tuple(factors)
-    if spec_design.get("cells") is not None:
-        cells = np.unique(np.asarray([int(c) for c in spec_design["cells"]], dtype=np.int64))
-        if len(cells) and (cells.min() < 0 or cells.max() >= 2 ** len(names)):
-            raise ValueError(f"cells outside 0 .. {2 ** len(names) - 1}")
-        return cells
-    generators = spec_design.get("generators") or {}
-    if not isinstance(generators, Mapping) or not generators:
-        raise ValueError("it lists neither cells nor generators")
-    gens = []
-    for factor, word in generators.items():
-        if factor not in names:
-            raise ValueError(f"generator of {factor!r}, not among the factors")
-        mask, sign = _parse_word(word, names)
-        gens.append(Generator(names.index(factor), mask, sign))
-    design = Fraction(names, tuple(gens))
-    parts = [design] + [fold_over(design, None if f is None else str(f)) for f in spec_design.get("fold_overs") or []]
-    return np.unique(np.concatenate([design_cells(d) for d in parts]))
-
-
 def spec_disagreement(trials: pd.DataFrame, factors: Mapping[str, Sequence], cells: np.ndarray,
                       spec_design: Mapping[str, Any]) -> list[str]:
     """A note where spec.yaml's design and the completed cells differ; [] where they agree."""
@@ -169,7 +110,7 @@ def spec_disagreement(trials: pd.DataFrame, factors: Mapping[str, Sequence], cel
         planned = np.arange(2 ** k)
     else:
         try:
-            planned = spec_cells(spec_design, factors)
+            planned = design_record_cells(spec_design, factors)
         except (ValueError, TypeError) as err:
             return [f"spec.yaml's design could not be read ({str(err).splitlines()[0]}); the design is taken "
                     "from the completed runs alone"]

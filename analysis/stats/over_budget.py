@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.stats.effects import ALPHA, holm
 from analysis.results.schema import COMPLETED
+from analysis.stats.multiplicity import ALPHA, holm
 
 TRIAL = ("config", "seed")
 

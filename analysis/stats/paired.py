@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.stats.descriptive import mean_ci
-from analysis.stats.effects import ALPHA, holm, resolved
+from analysis.defaults import PLANNING_CONFIDENCE, POWER
 from analysis.results.load import completed, config_table, same_level
-from analysis.stats.power import PLANNING_CONFIDENCE, POWER, paired_mde, paired_seeds_needed, sd_upper_bound
+from analysis.stats.descriptive import mean_ci
+from analysis.stats.multiplicity import ALPHA, holm, resolved
+from analysis.stats.power import paired_mde, paired_seeds_needed, sd_upper_bound
 
 NAMED_MODELS: dict[str, dict[str, object]] = {
     "Plain-34": {"shortcut": False, "se": False, "activation": "relu"},

@@ -15,33 +15,20 @@ also gives the wall time at that efficiency.
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from analysis.analyse import Analysis
-from analysis.stats.effects import ALPHA
-from analysis.results.load import COMPLETED, ResultsError
-from analysis.stats.power import MAX_SEEDS, PLANNING_CONFIDENCE, POWER, factorial_seeds_needed, sd_upper_bound
+from analysis.defaults import PLANNING_CONFIDENCE, POWER
 from analysis.reporting.document import DASH
-from analysis.results.schema import TIMING_FILE
+from analysis.results.load import COMPLETED, ResultsError
+from analysis.stats.multiplicity import ALPHA
+from analysis.stats.power import MAX_SEEDS, factorial_seeds_needed, sd_upper_bound
 
 PLAN_COLUMNS = ("basis", "residual_sd", "df", "confidence", "n_cells", "n_terms", "n_seeds", "min_effect", "power",
                 "alpha_per_term", "seeds_needed", "trials_added", "seconds_per_trial", "n_timed", "compute_seconds",
                 "slots", "wall_seconds", "efficiency", "wall_seconds_at_efficiency")
 OBSERVED = "observed"
-
-
-def read_timing(run_dir: str | Path) -> dict | None:
-    """RUN_DIR/results/timing.json as written by the driver; None where it is missing or unreadable."""
-    path = Path(run_dir) / TIMING_FILE
-    try:
-        timing = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return timing if isinstance(timing, dict) else None
 
 
 def _positive(value) -> float:

@@ -25,10 +25,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-MAX_SEEDS = 10_000
-PLANNING_CONFIDENCE = 0.80  # one-sided upper confidence bound of the residual sd used for planning
-POWER = 0.80
-ALPHA = 0.05
+from analysis.defaults import ALPHA, PLANNING_CONFIDENCE
+from analysis.defaults import PLANNING_MAX_SEEDS as MAX_SEEDS
+from analysis.defaults import POWER
 
 
 def t_power(delta: float, se: float, df: float, alpha: float = ALPHA) -> float:
@@ -63,13 +62,18 @@ def seeds_needed(delta: float, se_at: Callable[[int], tuple[float, float]], alph
         return np.nan
     if delta == 0:
         return np.inf
-    reaches = lambda n: t_power(delta, *se_at(n), alpha) >= power  # noqa: E731
+    return first_reaching(lambda n: t_power(delta, *se_at(n), alpha) >= power, max_seeds)
+
+
+def first_reaching(reaches: Callable[[int], bool], max_seeds: int = MAX_SEEDS) -> float:
+    """The smallest n >= 2 with reaches(n), for a condition that holds from some n on (power grows with n):
+    doubling, then bisection; inf where not even max_seeds reaches it."""
     low, high = 1, 2
     while not reaches(high):
         if high >= max_seeds:
             return np.inf
         low, high = high, min(high * 2, max_seeds)
-    while high - low > 1:  # power grows with n: bisect for the first n that reaches it
+    while high - low > 1:
         mid = (low + high) // 2
         low, high = (low, mid) if reaches(mid) else (mid, high)
     return float(high)

@@ -52,13 +52,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.stats.model_design import model_design, term_name, terms
-from analysis.stats.effects import ALPHA, effects_table, resolved
-from analysis.stats.ols import fit_ols
+from analysis.defaults import PLANNING_CONFIDENCE, POWER
+from analysis.doe.coding import term_name, terms
 from analysis.results.load import completed
-from analysis.stats.power import (MAX_SEEDS, PLANNING_CONFIDENCE, POWER, factorial_se_at, factorial_seeds_needed,
-                            sd_upper_bound)
 from analysis.results.schema import SEED, WAVES_COLUMNS
+from analysis.stats.effects import effects_table
+from analysis.stats.model_design import model_design
+from analysis.stats.multiplicity import ALPHA, resolved
+from analysis.stats.ols import fit_ols
+from analysis.stats.power import MAX_SEEDS, factorial_se_at, factorial_seeds_needed, first_reaching, sd_upper_bound
 
 RESOLVED, NEGLIGIBLE, UNSETTLED = "resolved", "negligible", "unsettled"
 SETTLED, BUDGET, CONTINUE = "settled", "budget", "continue"  # decision codes
@@ -225,15 +227,7 @@ def seeds_to_settle(sd: float, n_cells: int, n_terms: int, min_effect: float, al
         return np.nan
     grid = np.linspace(0.0, min_effect, 201)
     reaches = lambda n: settle_power(n, grid, sd, n_cells, n_terms, min_effect, alpha_look).min() >= power  # noqa
-    low, high = 1, 2
-    while not reaches(high):
-        if high >= max_seeds:
-            return np.inf
-        low, high = high, min(2 * high, max_seeds)
-    while high - low > 1:  # the chance grows with n for every true size: bisect for the first n that reaches it
-        mid = (low + high) // 2
-        low, high = (low, mid) if reaches(mid) else (mid, high)
-    return float(high)
+    return first_reaching(reaches, max_seeds)  # the chance grows with n for every true size
 
 
 def planning(result: LookResult, power: float = POWER, confidence: float = PLANNING_CONFIDENCE

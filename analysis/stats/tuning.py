@@ -9,18 +9,12 @@ Pure functions on frames; never imports torch or ray.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from analysis.results.load import ResultsError, read_table
 from analysis.stats.tuning_rule import TUNED, choose
-
-TUNING_TABLE = Path("results") / "tuning.csv"
-TUNING_COLUMNS = ("config", "model", "tuning_trial", *TUNED, "inner_val_acc", "epochs_done")
-
 
 # --- expected best validation accuracy against the budget (Dodge et al. 2019) ------------------------------------
 
@@ -49,22 +43,6 @@ def expected_max_curve(scores: Sequence[float], budgets: Sequence[int] | None = 
 
 
 # --- tables from results/tuning.csv ------------------------------------------------------------------------------
-
-
-def load_tuning(run_dir: str | Path) -> pd.DataFrame | None:
-    """RUN_DIR/results/tuning.csv, or None where the study had no tuning stage."""
-    path = Path(run_dir) / TUNING_TABLE
-    if not path.is_file():
-        return None
-    table = read_table(path, TUNING_COLUMNS)
-    for column in ("inner_val_acc", *TUNED):
-        table[column] = pd.to_numeric(table[column], errors="coerce")
-    bad = table["inner_val_acc"].dropna()
-    if ((bad < 0) | (bad > 1)).any():
-        raise ResultsError(f"{path}: inner_val_acc has values outside [0, 1]; accuracies must be fractions")
-    order = {config: i for i, config in enumerate(dict.fromkeys(table["config"]))}  # as the study wrote them
-    table["_order"] = table["config"].map(order)
-    return table.sort_values(["_order", "tuning_trial"], kind="stable").drop(columns="_order").reset_index(drop=True)
 
 
 def chosen_rows(tuning: pd.DataFrame) -> pd.DataFrame:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Mapping
 
-from analysis.results.schema import COMPLETED
+from analysis.results.schema import COMPLETED, TUNED
 
-TUNED = ("lr", "weight_decay", "label_smoothing")  # the hyperparameters a tuned study sets per configuration
+__all__ = ["TUNED", "choose"]
 
 
 def choose(rows: Iterable[Mapping[str, Any]], score: str = "inner_val_acc",
