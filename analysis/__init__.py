@@ -1,28 +1,48 @@
 """What a study means: read its result tables, estimate what each component is worth, write the report.
 
-Pure functions over DataFrames; never imports torch or Ray (a test checks), so a report can be rebuilt anywhere.
-    schema           the result tables' columns: the one definition, shared with the writer (ablation/export.py)
-    load             read + validate results/{trials,epochs}.csv, name the factors (ResultsError for user errors)
-    design           cells, terms, +-1 coding, the model design over every completed run
-    linear_model     least squares (batched for simulations) and t intervals of linear contrasts
-    effects          main effects and interactions (Yates), OLS with seed blocks, Holm, "resolved"
-    shapley          exact Shapley attribution of the baseline -> full gain, t intervals
-    fractional       regular 2^(k-p) designs: generators, defining relation, alias chains, fold-over
-    fractional_tables  minimum-aberration generators (Box, Hunter & Hunter; NIST/SEMATECH)
-    observed_design  which design the completed runs form: full grid, regular fraction, or neither
-    fraction_effects effects and Shapley of a fraction, under its stated assumption
-    aggregate        per-configuration n, mean, std, CI in [0, 100]; learning curves; marginal means
-    paired           the named models compared seed by seed (paired t, Clopper-Pearson, Holm)
-    power            MDE, residual sd and its upper bound, seeds needed for a smallest effect of interest
-    plan             the plan from a pilot: seeds, trials and compute for --min-effect
-    sequential       the stopping rule of --until-settled (Bonferroni over looks, Holm within)
-    analyse          every statistic of a study, computed once
-    plots            figures from finished frames
-    render           HTML / Markdown document
-    report, report_sections, sequential_report, tuning_report
-                     build_report(run_dir, metric, min_effect) and the command line; the sections
-    tuning_rule, tuning_tables, compare, fanova
-                     the tuning stage (--tune-first), --compare, fANOVA
-    wandb_identity, wandb_summary
-                     the W&B summary run of a study (wandb imported only there)
+From Python:
+
+    from analysis import load_study, analyse, build_report
+    study = load_study("runs/quick-default")            # results/*.csv, spec.yaml and the side files, checked
+    result = analyse(study, metric="final_val_acc")     # every statistic, computed once (no file is read again)
+    print(result.effects[["term", "estimate", "ci_low", "ci_high", "resolved"]])   # fractions, not percent
+    build_report("runs/quick-default")                  # report/report.html, report.md and the CSVs
+
+The layout, by role (each layer imports only those above it; tests/test_layering.py checks):
+    defaults.py   the study's defaults (alpha, power, min effect, waves, W&B project) and the pp -> fraction boundary
+    results/      every file the analysis reads: the table contract (schema), trials/epochs (load), spec.yaml
+                  (spec_file), timing/waves/tuning and the report's CSVs read back (side_files)
+    doe/          design algebra, pure numpy: cells and +-1 coding (coding), regular fractions and aliases
+                  (fractions), the generator catalogue, the codec of spec.yaml's `design:` (spec_codec)
+    stats/        inference, numbers and typed results only: OLS, multiplicity, effects, Shapley, paired, power and
+                  planning, the sequential rule, fractions' fit, the observed design, descriptive summaries, tuning,
+                  fANOVA, the best configuration, cost, over the budget, Pareto
+    analyse.py    the Analysis: every statistic of one study, computed once
+    reporting/    words and pictures: number formats, the document, figures, the sections, --plan's text
+    report.py     build_report and the command line (`python analysis/report.py RUN_DIR`)
+    wandb_identity.py, wandb_summary.py   the study's W&B summary run (wandb imported only there)
+    simulate.py   simulated studies with known truth, for tests and benchmarks
+
+Never imports torch or Ray (a test checks), so a report can be rebuilt anywhere. The names below are imported on
+first use, so `import analysis.results.schema` (the driver's table writer) stays light.
 """
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "load_study": "analysis.results.load", "Study": "analysis.results.load", "ResultsError": "analysis.results.load",
+    "analyse": "analysis.analyse", "Analysis": "analysis.analyse",
+    "build_report": "analysis.report", "log_summary": "analysis.wandb_summary",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'analysis' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

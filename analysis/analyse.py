@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.defaults import ALPHA, MIN_EFFECT, PLANNING_CONFIDENCE, POWER
+from analysis.defaults import ALPHA, MIN_EFFECT, min_effect_fraction, PLANNING_CONFIDENCE, POWER
 from analysis.doe.coding import check_two_level
-from analysis.results.load import COMPLETED, METRICS, ResultsError, Study, completed
+from analysis.results.load import METRICS, ResultsError, Study, completed, is_completed
 from analysis.stats.descriptive import config_summary, curve_summary, interaction_means, marginal_means, per_seed_values
 from analysis.stats.effects import effects_table
 from analysis.stats.fraction_fit import FractionFit, fraction_effects, with_aliases
@@ -112,11 +112,13 @@ def analyse(study: Study, metric: str = "final_val_acc", min_effect: float = MIN
     """Every statistic of the report; min_effect: the smallest effect of interest (a fraction) for planning."""
     if metric not in METRICS:
         raise ResultsError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
-    if not (np.isfinite(min_effect) and min_effect > 0):
-        raise ResultsError(f"the smallest effect of interest must be > 0; got {min_effect!r}")
+    try:
+        min_effect_fraction(100 * min_effect, flag="the smallest effect of interest")
+    except ValueError as err:
+        raise ResultsError(str(err)) from None
     trials, factors = study.trials, study.factors
-    status = trials["status"].astype(str).str.strip().str.lower()
-    failed = trials[status != COMPLETED]
+    done = is_completed(trials)
+    failed = trials[~done]
     curves = None
     if study.epochs is not None:
         curves = curve_summary(study.epochs, trials, factors)
@@ -130,11 +132,10 @@ def analyse(study: Study, metric: str = "final_val_acc", min_effect: float = MIN
         failed=failed,
         notes=list(study.notes),
     )
-    no_value = (status == COMPLETED) & trials[metric].isna()
+    no_value = done & trials[metric].isna()
     if no_value.any():
         result.notes.append(f"{int(no_value.sum())} completed trial(s) have no {metric}; left out")
-    runs = completed(trials)
-    runs = runs[runs[metric].notna()]
+    runs = completed(trials, metric)
     result.observed = _observe(study, runs)
     if result.observed is not None:
         result.notes += list(result.observed.notes)

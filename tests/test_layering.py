@@ -68,3 +68,34 @@ def test_no_script_edits_sys_path():
              if ".git" not in p.parts and re.search(r"sys\.path\s*(\[|\.insert|\.append)", p.read_text())
              and p.name != "test_layering.py"]
     assert not edits, edits
+
+
+# Inside analysis/: what is read, the design algebra and the inference never depend on how it is written.
+ANALYSIS_LAYERS = {  # subpackage: the analysis modules it may import besides itself
+    "results": {"analysis.defaults"},
+    "doe": {"analysis.defaults"},
+    "stats": {"analysis.defaults", "analysis.results", "analysis.doe", "analysis.analyse", "analysis.simulate"},
+}
+NO_PROSE_LIBRARIES = {"matplotlib"}
+
+
+def _project_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(ANALYSIS_LAYERS))
+def test_analysis_layers_point_down(layer):
+    allowed = ANALYSIS_LAYERS[layer] | {f"analysis.{layer}"}
+    wrong = []
+    for path in sorted((REPO / "analysis" / layer).rglob("*.py")):
+        for name in _project_modules(path):
+            inside = name.startswith("analysis.") and not any(name == a or name.startswith(a + ".") for a in allowed)
+            if inside or name.split(".")[0] in NO_PROSE_LIBRARIES or (layer == "doe" and name == "pandas"):
+                wrong.append(f"{path.relative_to(REPO)} imports {name}")
+    assert not wrong, wrong

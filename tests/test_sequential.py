@@ -30,7 +30,8 @@ from analysis.stats.effects import effect_contrasts
 from analysis.stats.ols import contrasts, fit_ols
 from analysis.results.load import load_study
 from analysis.results.side_files import read_timing
-from analysis.stats.planning import format_plan, plan_table
+from analysis.reporting.plan_text import format_plan
+from analysis.stats.planning import plan_table
 from analysis.report import build_report
 from analysis.results.schema import WAVES_COLUMNS, WAVES_FILE
 from analysis.stats.sequential import (BUDGET, CONTINUE, NEGLIGIBLE, RESOLVED, SETTLED, UNSETTLED, advance,

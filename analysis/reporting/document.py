@@ -12,11 +12,9 @@ import io
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-DASH = "—"  # a number that does not exist (no interval from one seed, an empty cell)
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px; margin: 2em auto;
@@ -29,39 +27,6 @@ figure { margin: 1em 0; } figcaption { font-size: 0.9em; color: #555; }
 img { max-width: 100%; } code { background: #f4f4f4; padding: 0 0.2em; }
 .note { color: #8a4b00; }
 """
-
-
-def pct(x: float, digits: int = 1) -> str:
-    """A fraction as a percentage: 0.8734 -> '87.3'."""
-    return DASH if not np.isfinite(x) else f"{100 * x:.{digits}f}"
-
-
-def pp(x: float, digits: int = 2) -> str:
-    """A difference of fractions in signed percentage points: 0.0123 -> '+1.23'."""
-    return DASH if not np.isfinite(x) else f"{100 * x:+.{digits}f}"
-
-
-def pm(mean: float, std: float, digits: int = 1, scale: float = 100.0) -> str:
-    """'mean ± std' (scaled); the std left out where it does not exist."""
-    if not np.isfinite(mean):
-        return DASH
-    return f"{scale * mean:.{digits}f}" + (f" ± {scale * std:.{digits}f}" if np.isfinite(std) else "")
-
-
-def interval(low: float, high: float, digits: int = 2, scale: float = 100.0) -> str:
-    if not (np.isfinite(low) and np.isfinite(high)):
-        return DASH
-    return f"[{scale * low:.{digits}f}, {scale * high:.{digits}f}]"
-
-
-def pvalue(p: float) -> str:
-    return DASH if not np.isfinite(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
-
-
-def p_is(p: float) -> str:
-    """'p < 0.001', 'p = 0.234' or 'no p'."""
-    text = pvalue(p)
-    return "no p" if text == DASH else f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:

@@ -19,7 +19,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.reporting import figures as plots
-from analysis.reporting.document import DASH, Document, interval, pct, pp
+from analysis.reporting.formats import DASH, interval, pct, pp
+from analysis.reporting.document import Document
 from analysis.stats.compare import Comparison, compare_studies
 from analysis.stats.fanova import fanova_importance, fanova_vs_anova
 from analysis.stats.tuning import best_so_far, expected_max_table, tuned_table

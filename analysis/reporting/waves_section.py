@@ -12,7 +12,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.analyse import Analysis
-from analysis.reporting.document import DASH, Document, interval, pp, pvalue
+from analysis.reporting.formats import DASH, interval, pp, pvalue
+from analysis.reporting.document import Document
 from analysis.stats.sequential import CONTINUE, NEGLIGIBLE, RESOLVED, UNSETTLED, describe_rule
 
 SCALE = 100.0  # fractions -> percentage points

@@ -188,10 +188,16 @@ def _check_configs(trials: pd.DataFrame, factors: Sequence[str]) -> None:
         raise ResultsError("trials.csv: two configuration ids share the same factor levels")
 
 
-def completed(trials: pd.DataFrame) -> pd.DataFrame:
-    """The completed trials, one per configuration and seed (the first where a pair repeats)."""
-    done = trials[trials["status"].astype(str).str.strip().str.lower() == COMPLETED]
-    return done.drop_duplicates(subset=["config", "seed"], keep="first")
+def is_completed(trials: pd.DataFrame) -> pd.Series:
+    """Which rows ran all their epochs (status `completed`, whatever its case or spaces)."""
+    return trials["status"].astype(str).str.strip().str.lower() == COMPLETED
+
+
+def completed(trials: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """The completed trials, one per configuration and seed (the first where a pair repeats); with `metric`, only
+    those that have a value of it: the runs every statistic is computed on."""
+    done = trials[is_completed(trials)].drop_duplicates(subset=["config", "seed"], keep="first")
+    return done if metric is None else done[pd.to_numeric(done[metric], errors="coerce").notna()]
 
 
 def config_table(trials: pd.DataFrame, factors: Mapping[str, Sequence]) -> pd.DataFrame:
@@ -224,7 +230,7 @@ def load_study(run_dir: str | Path) -> Study:
     factors, level_notes = discover_factors(trials, spec_levels)
     notes += level_notes
 
-    done = trials[trials["status"].astype(str).str.strip().str.lower() == COMPLETED]
+    done = trials[is_completed(trials)]
     if done.empty:
         raise ResultsError(f"{trials_path} has no completed trials ({len(trials)} rows, none with status "
                            f"'{COMPLETED}')")

@@ -61,8 +61,7 @@ def config_summary(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric
 
 def per_seed_values(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric: str) -> pd.DataFrame:
     """config, model, seed, value of `metric` for every completed trial, configurations in level order."""
-    done = completed(trials)
-    done = done[done[metric].notna()]
+    done = completed(trials, metric)
     order = {c: i for i, c in enumerate(config_table(trials, factors)["config"])}
     out = done.assign(value=done[metric].astype(float), _order=done["config"].map(order))
     return out.sort_values(["_order", "seed"])[["config", "model", "seed", "value"]].reset_index(drop=True)

@@ -28,8 +28,7 @@ def fanova_importance(trials: pd.DataFrame, factors: Mapping[str, Sequence], met
     import optuna
     from optuna.distributions import CategoricalDistribution
 
-    done = completed(trials)
-    done = done[done[metric].notna()]
+    done = completed(trials, metric)
     if len(done) < 2:
         raise ValueError(f"fANOVA needs at least 2 completed trials with {metric}; found {len(done)}")
     if done[metric].nunique() < 2:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.doe.coding import cell_name, check_two_level, term_columns, terms
-from analysis.results.load import COMPLETED, completed, level_key
+from analysis.results.load import completed, is_completed, level_key
 
 
 def cell_index(data: pd.DataFrame, factors: Mapping[str, Sequence]) -> np.ndarray:
@@ -51,8 +51,7 @@ def balance(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric: str
     when a cell has no usable trial at all or no seed is complete in every cell.
     """
     check_two_level(factors)
-    done = completed(trials)
-    done = done[done[metric].notna()]
+    done = completed(trials, metric)
     cells = cell_index(done, factors)
     n_cells = 2 ** len(factors)
     all_cells = cell_index(trials, factors)
@@ -74,7 +73,7 @@ def balance(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric: str
                 continue
             rows = trials[(all_cells == m) & (trials["seed"] == seed)]
             status = "no trial" if rows.empty else ", ".join(sorted(set(rows["status"].astype(str))))
-            if not rows.empty and (rows["status"].astype(str).str.lower() == COMPLETED).any():
+            if not rows.empty and is_completed(rows).any():
                 status = f"no {metric}"
             gone.append(f"{cell_label(trials, factors, m, all_cells)} ({status})")
         notes.append(f"seed {seed} left out of the balanced subset: missing in {'; '.join(gone)}")
@@ -128,8 +127,7 @@ def missing_runs(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric: 
     completed run with a value of `metric`; why: the trials' status, 'no trial' or 'no <metric>'. cells: the
     cells the design runs (default: all 2^k; a fraction passes its own, so the cells it never runs are not
     listed as missing)."""
-    done = completed(trials)
-    done = done[done[metric].notna()]
+    done = completed(trials, metric)
     have = set(zip(cell_index(done, factors), done["seed"]))
     all_cells = cell_index(trials, factors)
     out = []
@@ -139,7 +137,7 @@ def missing_runs(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric: 
                 continue
             rows = trials[(all_cells == m) & (trials["seed"] == seed)]
             why = "no trial" if rows.empty else ", ".join(sorted(set(rows["status"].astype(str))))
-            if not rows.empty and (rows["status"].astype(str).str.strip().str.lower() == COMPLETED).any():
+            if not rows.empty and is_completed(rows).any():
                 why = f"no {metric}"
             out.append(f"{cell_label(trials, factors, m, all_cells)} seed {seed} ({why})")
     return out
@@ -196,7 +194,7 @@ def model_design(runs: pd.DataFrame, factors: Mapping[str, Sequence], metric: st
     if unknown or any(len(t) == 0 or len(set(t)) != len(t) for t in model_terms):
         raise ValueError(f"model terms must be non-empty tuples of distinct factors; got {model_terms}")
     if "status" in runs:
-        runs = runs[runs["status"].astype(str).str.strip().str.lower() == COMPLETED]
+        runs = runs[is_completed(runs)]
     runs = runs[pd.to_numeric(runs[metric], errors="coerce").notna()]
     cells = cell_index(runs, factors)
     if (cells < 0).any():

@@ -117,8 +117,7 @@ def with_planning(rows: pd.DataFrame, min_effect: float, alpha: float = ALPHA, p
 def paired_values(trials: pd.DataFrame, config_a: str, config_b: str, metric: str
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(seeds, a, b): the metric of the two configurations for the seeds completed in both."""
-    done = completed(trials)
-    done = done[done[metric].notna()]
+    done = completed(trials, metric)
     a = done[done["config"] == config_a].set_index("seed")[metric]
     b = done[done["config"] == config_b].set_index("seed")[metric]
     seeds = sorted(set(a.index) & set(b.index))

@@ -20,10 +20,9 @@ import pandas as pd
 
 from analysis.analyse import Analysis
 from analysis.defaults import PLANNING_CONFIDENCE, POWER
-from analysis.reporting.document import DASH
-from analysis.results.load import COMPLETED, ResultsError
+from analysis.results.load import ResultsError, is_completed
 from analysis.stats.multiplicity import ALPHA
-from analysis.stats.power import MAX_SEEDS, factorial_seeds_needed, sd_upper_bound
+from analysis.stats.power import factorial_seeds_needed, sd_upper_bound
 
 PLAN_COLUMNS = ("basis", "residual_sd", "df", "confidence", "n_cells", "n_terms", "n_seeds", "min_effect", "power",
                 "alpha_per_term", "seeds_needed", "trials_added", "seconds_per_trial", "n_timed", "compute_seconds",
@@ -43,7 +42,7 @@ def trial_seconds(trials: pd.DataFrame) -> tuple[float, int]:
     """(mean train_seconds of the completed trials that have one, how many); (NaN, 0) without the column."""
     if "train_seconds" not in trials:
         return np.nan, 0
-    done = trials["status"].astype(str).str.strip().str.lower() == COMPLETED
+    done = is_completed(trials)
     seconds = pd.to_numeric(trials.loc[done, "train_seconds"], errors="coerce")
     seconds = seconds[np.isfinite(seconds) & (seconds > 0)]
     return (float(seconds.mean()), len(seconds)) if len(seconds) else (np.nan, 0)
@@ -82,56 +81,3 @@ def plan_table(a: Analysis, min_effect: float | None = None, power: float = POWE
                      "seconds_per_trial": per_trial, "n_timed": n_timed, "compute_seconds": compute, "slots": slots,
                      "wall_seconds": wall, "efficiency": efficiency, "wall_seconds_at_efficiency": wall / efficiency})
     return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
-
-
-def duration(seconds: float) -> str:
-    """'45 s', '12 min', '3.4 h', '2.1 d'; a dash where unknown, 'unbounded' for an infinite count."""
-    if np.isnan(seconds):
-        return DASH
-    if np.isinf(seconds):
-        return "unbounded"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h" if seconds < 172_800 else f"{seconds / 86_400:.1f} d"
-
-
-def seeds_text(n: float) -> str:
-    """Seeds needed: a count, '> 10,000', or a dash where the noise is unknown."""
-    if np.isnan(n):
-        return DASH
-    return f"> {MAX_SEEDS:,}" if np.isinf(n) else f"{int(n)}"
-
-
-def trials_count(n: float) -> str:
-    return DASH if np.isnan(n) else "unbounded" if np.isinf(n) else f"{int(n)}"
-
-
-def format_plan(table: pd.DataFrame) -> str:
-    """The lines `--plan` prints: the noise, the rule planned for, and per noise level the seeds, trials, cost."""
-    first, upper = table.iloc[0], table.iloc[-1]
-    lines = [f"plan for an effect of {100 * first.min_effect:.2f} pp with {first.power:.0%} power (pilot: "
-             f"{first.n_seeds} seeds per cell in {first.n_cells} cells, {first.n_terms} terms, {first.df:.0f} "
-             "residual df)",
-             f"  residual sd: {100 * first.residual_sd:.2f} pp observed; {100 * upper.residual_sd:.2f} pp at its "
-             f"one-sided {upper.confidence:.0%} upper confidence bound (chi-square)",
-             f"  each term tested at α/{first.n_terms} = {first.alpha_per_term:.4f} (Bonferroni, a lower bound on "
-             "the power of the Holm rule), noncentral t, balanced design with seed blocks"]
-    wall = f"wall ({first.slots:.0f} slots)" if np.isfinite(first.slots) else "wall (slots unknown)"
-    header = ["basis", "seeds/cell", "trials added", "compute", wall]
-    efficient = np.isfinite(first.efficiency)
-    if efficient:
-        header.append(f"wall at pilot efficiency {first.efficiency:.2f}")
-    cells = [header] + [[r.basis, seeds_text(r.seeds_needed), trials_count(r.trials_added),
-                         duration(r.compute_seconds), duration(r.wall_seconds)]
-                        + ([duration(r.wall_seconds_at_efficiency)] if efficient else [])
-                        for r in table.itertuples()]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
-    if np.isfinite(first.seconds_per_trial):
-        lines.append(f"  compute: trials added x {first.seconds_per_trial:.1f} s, the mean train_seconds of the "
-                     f"pilot's {first.n_timed} completed trials (epochs only: the wall time is a lower bound)")
-    else:
-        lines.append("  compute: unknown (trials.csv has no train_seconds)")
-    return "\n".join(lines)
