@@ -142,4 +142,5 @@ def test_compiles_in_a_plain_article_with_booktabs(tmp_path):
     assert (tmp_path / "tables.pdf").stat().st_size > 1000
     log = (tmp_path / "tables.log").read_text(errors="replace")
     assert "Missing character" not in log and "Undefined control sequence" not in log
+    assert "Overfull \\hbox" not in log  # every table fits a plain article's text width
     assert re.search(r"Output written on tables\.pdf \(\d+ pages?", result.stdout)

@@ -59,7 +59,10 @@ def _resolved(flag, p_holm: float) -> str:
 
 
 def _table(caption: str, label: str, header: list[str], rows: list[list[str]], align: str) -> str:
-    lines = [r"\begin{table}[htbp]", r"\centering", r"\small", rf"\caption{{{caption}}}", rf"\label{{tab:{label}}}",
+    # \footnotesize and narrower column gaps (scoped by the float): the widest table, the paired comparisons,
+    # then fits a plain article's text width.
+    lines = [r"\begin{table}[htbp]", r"\centering", r"\footnotesize", r"\setlength{\tabcolsep}{3pt}",
+             rf"\caption{{{caption}}}", rf"\label{{tab:{label}}}",
              rf"\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
     lines += [" & ".join(row) + r" \\" for row in rows]
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
@@ -148,8 +151,8 @@ def paired_table(paired: pd.DataFrame, n_seeds: int, metric_label: str) -> str:
     caption = (f"The original study's named models, paired by seed: difference in {escape(metric_label)} "
                f"(percentage points), n = {n} paired seeds of {n_seeds}. 95\\% CI and p: paired t over seeds "
                f"(unadjusted); resolved: Holm-adjusted p $<$ 0.05 over the {len(paired)} comparisons.")
-    return _table(caption, "paired", ["Comparison", "n", "Mean diff (pp)", r"95\% CI (pp)", "p (paired t)",
-                                      "p (Holm)", "Resolved"], rows, "lrrrrrc")
+    return _table(caption, "paired", ["Comparison", "n", "Diff. (pp)", r"95\% CI (pp)", "p", "p (Holm)",
+                                      "Resolved"], rows, "lrrrrrc")
 
 
 def latex_tables(configs: pd.DataFrame, effects: pd.DataFrame, shapley: pd.DataFrame | None,
