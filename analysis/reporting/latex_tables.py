@@ -138,15 +138,15 @@ def shapley_table(shapley: pd.DataFrame, n_seeds: int, metric_label: str) -> str
 
 
 def paired_table(paired: pd.DataFrame, n_seeds: int, metric_label: str) -> str:
-    rows = []
+    rows, current = [], None
     for r in paired.to_dict("records"):
-        group = r.get("group")
-        comparison = f"{escape(r['model'])} $-$ {escape(r['baseline'])}"
-        if isinstance(group, str) and group.strip():
-            comparison += f" ({escape(group)})"
-        rows.append([comparison, _count(r["n"]), _num(r["mean_diff"], signed=True),
-                     _interval(r["ci_low"], r["ci_high"]), _p(r["p_t"]), _p(r["p_holm"]),
-                     _resolved(r["resolved"], r["p_holm"])])
+        group = r.get("group") if isinstance(r.get("group"), str) else ""
+        if group.strip() and group != current:  # the other factors' levels head their comparisons' rows
+            rows.append([rf"\multicolumn{{7}}{{l}}{{\textit{{{escape(group)}}}}}"])
+        current = group
+        rows.append([f"{escape(r['model'])} $-$ {escape(r['baseline'])}", _count(r["n"]),
+                     _num(r["mean_diff"], signed=True), _interval(r["ci_low"], r["ci_high"]), _p(r["p_t"]),
+                     _p(r["p_holm"]), _resolved(r["resolved"], r["p_holm"])])
     n = _n_text(paired["n"]) if "n" in paired else DASH
     caption = (f"The original study's named models, paired by seed: difference in {escape(metric_label)} "
                f"(percentage points), n = {n} paired seeds of {n_seeds}. 95\\% CI and p: paired t over seeds "
