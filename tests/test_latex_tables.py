@@ -102,7 +102,8 @@ def test_numbers_are_percent_and_points_with_real_minus_signs():
     assert r"\texttt{drop\_path} & $+0.00$ & -- & -- & -- & -- \\" in tex  # no p: neither resolved nor not
     assert r"\texttt{shortcut} & $+35.19$ & {[}$13.95$, $56.43${]} & 111\% \\" in tex
     assert "\n".join([r"\multicolumn{7}{l}{\textit{act=mish\_50\%}} \\",
-                      r"SE-ResNet-34 $-$ ResNet-34 & 2 & $+3.90$ & {[}$-84.58$, $92.38${]} & $0.675$ & $0.675$ & no \\"]) in tex
+                      r"SE-ResNet-34 $-$ ResNet-34 & 2 & $+3.90$ & {[}$-84.58$, $92.38${]} & $0.675$ & $0.675$ & "
+                      r"no \\"]) in tex
 
 
 def test_names_are_escaped_and_the_text_is_ascii():
