@@ -2,9 +2,12 @@
 --verbose; a progress bar on a terminal and plain lines elsewhere."""
 from __future__ import annotations
 
-import contextlib
 import io
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,6 +20,7 @@ from ablation.cli import parse_args
 from trainables.data import load_data
 from trainables.progress import PLAIN_LINES, progress
 
+REPO = Path(__file__).resolve().parent.parent
 LINE = re.compile(r"^\[(\d+)/(\d+)\] finished (\S+) \((\S+)\) seed (\d+): val acc (\d+\.\d\d)%, epoch (\d+), "
                   r"\d+\.\d s; elapsed (\d+:\d\d), ETA (\d+:\d\d) \(ends about \d\d:\d\d\)$")
 
@@ -52,20 +56,15 @@ def test_a_study_prints_one_line_per_trial_and_no_ray_table(smoke_study):
 
 
 def test_verbose_shows_ray_tunes_status_table(ray_session, tmp_path):
-    from ablation.run import main
-
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed):
-            code = main(["--profile", "smoke", "--factors", "shortcut", "--seeds", "1", "--epochs", "1",
-                         "--storage", str(tmp_path), "--name", "loud", "--wandb", "disabled", "--no-report",
-                         "--verbose"])
-    finally:
-        console.set_verbose(False)  # the flag is process-wide: leave it as the next test expects
-    text = printed.getvalue()
-    assert code == 0
-    assert "== Status ==" in text and "Trial name" in text
-    assert len([line for line in text.splitlines() if LINE.match(line)]) == 2
+    # A driver of its own, as a user runs it (one study per process), joining the session's Ray; its stdout a pipe.
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
+    run = subprocess.run([sys.executable, str(REPO / "ablation" / "run.py"), "--profile", "smoke", "--factors",
+                          "shortcut", "--seeds", "1", "--epochs", "1", "--storage", str(tmp_path), "--name", "loud",
+                          "--wandb", "disabled", "--no-report", "--verbose", "--address", ray_session],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "== Status ==" in run.stdout and "Trial name" in run.stdout
+    assert len([line for line in run.stdout.splitlines() if LINE.match(line)]) == 2
 
 
 def test_verbose_is_off_unless_asked():
