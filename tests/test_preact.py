@@ -189,3 +189,20 @@ def test_registered_as_a_built_in_component():
 def test_preact_must_be_a_boolean():
     with pytest.raises(ValueError, match=r"preact must be one of \[False, True\]"):
         build_resnet(preact="yes")
+
+
+def test_a_trial_recorded_before_preact_existed_is_still_finished():
+    # A resumed study started before preact was a built-in: its records name no preact level, its trials were
+    # today's network (preact off), so they are not trained again; a preact=True trial is not one of them.
+    from search_spaces.factors import grid
+    from trainables.ledger import is_finished, trial_identity
+
+    entry = grid(("shortcut",), (0,))[1]
+    assert entry["preact"] is False
+    identity = trial_identity(entry, "data-fp")
+    old = {"config": {**identity["config"], "levels": {k: v for k, v in identity["config"]["levels"].items()
+                                                       if k != "preact"}}, "data": "data-fp"}
+    assert "preact" not in old["config"]["levels"]
+    assert is_finished(old, identity)
+    assert not is_finished(old, trial_identity({**entry, "preact": True}, "data-fp"))
+    assert not is_finished({**old, "data": "other"}, identity)
