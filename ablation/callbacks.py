@@ -22,7 +22,8 @@ class TrialLinePrinter(tune.Callback):
     The estimate: every trial not yet finished takes the mean wall time of the finished trials of its own
     configuration (configurations differ: Plain and SE cells train slower), or of all finished trials where its
     configuration has none; a running trial's elapsed time is taken off its share; the sum is spread over the
-    concurrent slots.
+    concurrent slots (those of the cluster at the start, or the most trials seen running at once where an
+    autoscaler has added nodes since).
     """
 
     def __init__(self, entries: list[dict[str, Any]], slots: int, clock: Callable[[], float] = time.monotonic):
@@ -38,6 +39,7 @@ class TrialLinePrinter(tune.Callback):
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self.started.setdefault(trial.trial_id, (trial.config["trial"]["config_id"], self.clock()))
+        self.slots = max(self.slots, len(self.started))
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         self.seconds[trial.trial_id] = self.seconds.get(trial.trial_id, 0.0) + float(result.get("seconds", 0.0))

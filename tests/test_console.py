@@ -160,3 +160,16 @@ def test_decoding_an_image_folder_reports_its_progress(tmp_path, capsys):
     assert [re.search(r": (\d+)/12 img", line).group(1) for line in lines] == ["3", "6", "9", "12"]
     load_data(tmp_path / "imgs", size=8, cache_dir=tmp_path / "cache")  # from the cache: nothing to decode
     assert "decoding" not in capsys.readouterr().out
+
+
+def test_the_eta_follows_an_autoscaler_adding_slots():
+    entries = [{"config_id": "c", "seed": s} for s in range(8)]
+    clock = _Clock()
+    printer = TrialLinePrinter(entries, slots=1, clock=clock)  # no worker yet when the fit began
+    trials = [_trial(str(s), "c", s) for s in range(4)]
+    for trial in trials:
+        printer.on_trial_start(0, [], trial)
+    clock.now = 10.0
+    for trial in trials:
+        printer.on_trial_complete(0, [], trial)
+    assert printer.slots == 4 and printer.seconds_left(clock.now) == 4 * 10.0 / 4
