@@ -19,6 +19,7 @@ import time
 from dataclasses import replace
 
 import runstore
+from ablation import console
 from ablation.cli import fail, parse_args
 from ablation.plan import local_copy, plan
 from ablation.request import Request, resolve
@@ -142,6 +143,7 @@ def _summary_run(spec: StudySpec, local) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    console.set_verbose(args.verbose)
     if args.address and "ray" not in sys.modules:
         # Ray 2.60 clusters use token authentication by default, and a client joining one by address must say
         # so (the token comes from RAY_AUTH_TOKEN or ~/.ray/auth_token). Ray reads this once, at import.

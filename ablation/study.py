@@ -19,6 +19,7 @@ import yaml
 from ray import tune
 
 import runstore
+from ablation import console
 from ablation.callbacks import TrialLinePrinter, WandbRuns
 from ablation.spec import StudySpec
 from search_spaces.factors import grid
@@ -103,13 +104,15 @@ def connect(spec: StudySpec, secrets: dict[str, str] | None = None) -> None:
         if spec.address:
             _check_reachable(spec.address)
             try:
-                ray.init(address=spec.address, log_to_driver=False, runtime_env=runtime_env)
+                ray.init(address=spec.address, log_to_driver=False, runtime_env=runtime_env,
+                         logging_level=console.ray_logging_level())
             except ConnectionError as err:
                 raise ClusterError(f"cannot join the Ray cluster at {spec.address!r}: "
                                    f"{str(err).splitlines()[0]}; is it running, and is its token in "
                                    "RAY_AUTH_TOKEN or ~/.ray/auth_token?") from None
         else:
-            ray.init(include_dashboard=False, log_to_driver=False, runtime_env=runtime_env)
+            ray.init(include_dashboard=False, log_to_driver=False, runtime_env=runtime_env,
+                     logging_level=console.ray_logging_level())
     profile = spec.profile
     # Nodes that exist now, plus the node types the cluster launcher's autoscaler may still start: on a
     # `ray up` cluster with min_workers 0 no GPU node exists until trials ask for one.
@@ -205,7 +208,11 @@ def run_study(spec: StudySpec, data: dict[int, ImageData], components: dict[str,
     entries = pending_entries(spec, data) if entries is None else entries
     if not entries:
         return None
-    callbacks = [TrialLinePrinter(total=len(entries))]
+    slots = concurrent_slots(spec)
+    p = spec.profile
+    print(f"running {len(entries)} trial(s), {min(slots, len(entries))} at a time ({p.cpus_per_trial:g} CPU"
+          + (f", {p.gpus_per_trial:g} GPU" if p.gpus_per_trial else "") + " each)", flush=True)
+    callbacks = [TrialLinePrinter(entries, slots)]
     if spec.wandb != "disabled":
         folder = spec.run_dir if runstore.is_local(spec.run_dir) else None
         callbacks.append(WandbRuns(project=spec.wandb_project, mode=spec.wandb, folder=folder, study=spec.name,
@@ -220,8 +227,8 @@ def run_study(spec: StudySpec, data: dict[int, ImageData], components: dict[str,
             storage_path=spec.storage,
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             callbacks=callbacks,
-            progress_reporter=_progress_table(),
-            verbose=1,
+            progress_reporter=_progress_table() if console.VERBOSE else None,
+            verbose=console.tune_verbosity(),
         ),
     )
     return tuner.fit()

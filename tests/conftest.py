@@ -1,6 +1,8 @@
 """Shared fixtures: one local Ray instance per test session (starting one costs seconds and 1-3 GB)."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 
 import pytest
@@ -43,9 +45,13 @@ def digits_small():
 @pytest.fixture(scope="session")
 def smoke_study(ray_session, tmp_path_factory):
     """(exit code, run folder) of the default smoke study (8 configurations x 2 seeds, W&B offline, report),
-    run once per test session and shared by every test that reads a real study's files."""
+    run once per test session and shared by every test that reads a real study's files. What it printed (to a
+    non-terminal) is kept beside the run folder as console.txt (tests/test_console.py reads it)."""
     from ablation.run import main
 
     storage = tmp_path_factory.mktemp("runs")
-    code = main(["--profile", "smoke", "--storage", str(storage), "--name", "smoke", "--wandb", "offline"])
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["--profile", "smoke", "--storage", str(storage), "--name", "smoke", "--wandb", "offline"])
+    (storage / "console.txt").write_text(printed.getvalue())
     return code, storage / "smoke"

@@ -22,16 +22,16 @@ def _build(**levels):
     return build_model(cfg, trial_levels(cfg, components), components, num_classes=10)
 
 
-def test_built_in_components_are_the_seven_factors_with_baseline_first():
+def test_built_in_components_are_the_eight_factors_with_baseline_first():
     assert [c.name for c in BUILT_IN] == ["shortcut", "se", "activation", "depth", "zero_init_residual", "resnet_d",
-                                          "drop_path"]
+                                          "drop_path", "preact"]
     assert {c.name: c.levels[0] for c in BUILT_IN} == {
         "shortcut": False, "se": False, "activation": "relu", "depth": 18, "zero_init_residual": False,
-        "resnet_d": False, "drop_path": 0.0}
+        "resnet_d": False, "drop_path": 0.0, "preact": False}
     # Not varied, every component takes ResNet-34's level: the default grid's cells are the original study's.
     assert {c.name: c.default for c in BUILT_IN} == {
         "shortcut": True, "se": False, "activation": "relu", "depth": 34, "zero_init_residual": False,
-        "resnet_d": False, "drop_path": 0.0}
+        "resnet_d": False, "drop_path": 0.0, "preact": False}
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -76,6 +76,7 @@ def test_trial_passes_every_level_through_to_the_builder():
     assert all((b.bn2.weight == 0).all() for layer in (zero.layer1, zero.layer4) for b in layer)
     drop = _build(drop_path=0.1)
     assert drop.layer4[-1].stochastic_depth.p == pytest.approx(0.1)
+    assert _build(preact=True).final_bn.num_features == 64 and not hasattr(base, "final_bn")
     assert len(_build(depth=18).layer3) == 2 and len(base.layer3) == 6
     assert model_name({"shortcut": True, "zero_init_residual": True, "drop_path": 0.1}) == \
         "ResNet-34+ZeroInit+DropPath"

@@ -156,7 +156,7 @@ def test_full_width_se_mish_resnet34_trains():
 
 # The three built-in components (zero_init_residual, resnet_d, drop_path).
 
-OFF = {"zero_init_residual": False, "resnet_d": False, "drop_path": 0.0}
+OFF = {"zero_init_residual": False, "resnet_d": False, "drop_path": 0.0, "preact": False}  # preact: test_preact.py
 # Each component alone, then all three together.
 COMPONENTS = {
     "zero_init": {"zero_init_residual": True},

@@ -94,6 +94,9 @@ BUILT_IN: tuple[Component, ...] = (
               description="ResNet-D shortcut: average-pool before the 1x1 projection (He et al. 2019)"),
     Component("drop_path", (0.0, 0.1), "dp", 0.0, builder_arg="drop_path", tag="DropPath",
               description="stochastic depth, drop probability rising linearly to 0.1 (Huang et al. 2016)"),
+    Component("preact", (False, True), "pa", False, builder_arg="preact", tag="PreAct",
+              description="pre-activation blocks: BN and activation before each conv, a clean identity path "
+                          "(He et al. 2016, Identity mappings)"),
 )
 
 _REGISTRY: dict[str, Component] = {c.name: c for c in BUILT_IN}

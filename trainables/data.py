@@ -50,6 +50,7 @@ import runstore
 from trainables.augment import IMAGENET_MEAN, IMAGENET_STD, crop_boxes, train_views, val_views
 from trainables.image_files import (IMAGE_EXTENSIONS, DataError, ImageFile, drop_duplicates, duplicates_note,
                                     file_digests, in_order, one_line, read_csv, scan_tree)
+from trainables.progress import progress
 
 __all__ = ["DIGITS", "DataError", "IMAGE_EXTENSIONS", "IMAGENET_MEAN", "IMAGENET_STD", "ImageData",
            "MAX_IMAGE_SIZE", "crop_boxes", "default_cache_dir", "load_data", "stratified_split", "train_views",
@@ -286,11 +287,13 @@ def _decoded(files: list[ImageFile], digests: list[str], size: int, cache_dir: P
         return cached, key
 
     out = torch.empty((len(files), 3, size, size), dtype=torch.uint8)
+    with progress(len(files), f"decoding {len(files)} images at {size}x{size} (cached afterwards)", "img") as step:
 
-    def decode_into(index: int) -> None:
-        out[index] = torch.from_numpy(_decode_image(files[index].path, size)).permute(2, 0, 1)
+        def decode_into(index: int) -> None:
+            out[index] = torch.from_numpy(_decode_image(files[index].path, size)).permute(2, 0, 1)
+            step()
 
-    in_order(decode_into, range(len(files)), threads)
+        in_order(decode_into, range(len(files)), threads)
     _write_cache(cache_file, {"format": CACHE_FORMAT, "key": key, "images": out})
     return out, key
 

@@ -16,7 +16,7 @@ import time
 import warnings
 
 import runstore
-from trainables.components import registry
+from trainables.components import BUILT_IN, registry
 from trainables.config import TrialConfig
 
 LEDGER = "ledger"
@@ -35,7 +35,22 @@ def trial_identity(config: dict, data_fingerprint: str) -> dict:
 
 
 def is_finished(record: dict | None, identity: dict) -> bool:
-    return record is not None and record["config"] == identity["config"] and record["data"] == identity["data"]
+    return (record is not None and with_built_in_defaults(record["config"]) == identity["config"]
+            and record["data"] == identity["data"])
+
+
+def with_built_in_defaults(config: dict) -> dict:
+    """A recorded config identity with every built-in component it does not name at that component's default.
+
+    A record written before a built-in existed (preact came after the others) holds no level for it, and the
+    network it trained is the one that built-in's default builds: a built-in added later defaults to the network
+    as it was before it, bit for bit (preact=False: tests/test_preact.py). So a study started then resumes
+    without training its finished trials again."""
+    levels = config.get("levels") if isinstance(config, dict) else None
+    if not isinstance(levels, dict):
+        return config
+    defaults = {c.name: c.default for c in BUILT_IN}
+    return {**config, "levels": dict(sorted({**defaults, **levels}.items()))}
 
 
 def ledger_location(run_dir: str) -> str:

@@ -8,7 +8,8 @@ and give the same outputs (tests/test_resnet.py checks this against torchvision 
 Three further components are built in, each off by default (off is exactly the network above): zero-initialised
 last BN of each residual block (Goyal et al. 2017), the ResNet-D average-pool downsampling shortcut (He et al.
 2019) and stochastic depth (Huang et al. 2016). All three act on the residual branch or the shortcut, so in a plain
-network (``shortcut=False``) they change nothing; see ``build_resnet``.
+network (``shortcut=False``) they change nothing; see ``build_resnet``. A fourth, pre-activation (He et al. 2016,
+"Identity mappings in deep residual networks"), reorders every block, plain ones included; see ``preact``.
 
 Contracts, written once:
 - an ``act_layer`` is a class called as ``act_layer(inplace=True)`` on the main path and ``act_layer()`` inside SE;
@@ -63,6 +64,7 @@ class BasicBlock(nn.Module):
         se_layer: Callable[[int], nn.Module] | None = None,
         resnet_d: bool = False,
         drop_prob: float = 0.0,
+        preact: bool = False,
     ) -> None:
         super().__init__()
         # Built before the convs, as torchvision's _make_layer does, so the random stream - and therefore the
@@ -79,12 +81,13 @@ class BasicBlock(nn.Module):
             downsample = nn.Sequential(
                 nn.AvgPool2d(kernel_size=stride, stride=stride, ceil_mode=True, count_include_pad=False),
                 conv1x1(in_channels, channels),
-                nn.BatchNorm2d(channels),
+                *_projection_norm(channels, preact),
             )
         elif shortcut and (stride != 1 or in_channels != channels):
-            downsample = nn.Sequential(conv1x1(in_channels, channels, stride), nn.BatchNorm2d(channels))
+            downsample = nn.Sequential(conv1x1(in_channels, channels, stride), *_projection_norm(channels, preact))
         self.conv1 = conv3x3(in_channels, channels, stride)
-        self.bn1 = nn.BatchNorm2d(channels)
+        # Pre-activation normalises the block's input (in_channels), the post-activation block conv1's output.
+        self.bn1 = nn.BatchNorm2d(in_channels if preact else channels)
         self.act = act_layer(inplace=True)
         self.conv2 = conv3x3(channels, channels)
         self.bn2 = nn.BatchNorm2d(channels)
@@ -96,8 +99,11 @@ class BasicBlock(nn.Module):
         self.stochastic_depth = StochasticDepth(drop_prob, "row") if shortcut and drop_prob > 0 else None
         self.downsample = downsample
         self.shortcut = shortcut
+        self.preact = preact
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.preact:
+            return self._forward_preact(x)
         identity = x
 
         out = self.conv1(x)
@@ -122,6 +128,33 @@ class BasicBlock(nn.Module):
 
         return out
 
+    def _forward_preact(self, x: Tensor) -> Tensor:
+        # He et al. (2016b), Fig. 1b / 4e: BN -> act -> conv, twice, and nothing after the addition, so the
+        # identity path from block to block is a pure sum. A projection reads the pre-activated input (their
+        # "preact both" shortcut, as in fb.resnet.torch's preresnet), the identity reads x untouched.
+        pre = self.act(self.bn1(x))
+        identity = x if self.downsample is None else self.downsample(pre)
+
+        out = self.conv1(pre)
+        out = self.act(self.bn2(out))
+        out = self.conv2(out)
+
+        if self.se is not None:
+            out = self.se(out)
+
+        if self.stochastic_depth is not None:
+            out = self.stochastic_depth(out)
+
+        if self.shortcut:
+            out = out + identity
+        return out
+
+
+def _projection_norm(channels: int, preact: bool) -> list[nn.Module]:
+    # A pre-activation projection is a bare 1x1 conv (as in He et al.'s preresnet code): its input is already
+    # normalised, and a BN on the shortcut would rescale the very path pre-activation keeps clean.
+    return [] if preact else [nn.BatchNorm2d(channels)]
+
 
 class ResNet(nn.Module):
     """Stem, four stages of basic blocks (widths w, 2w, 4w, 8w), global average pool, linear classifier."""
@@ -138,6 +171,7 @@ class ResNet(nn.Module):
         zero_init_residual: bool = False,
         resnet_d: bool = False,
         drop_path: float = 0.0,
+        preact: bool = False,
     ) -> None:
         super().__init__()
         if stem == "imagenet":
@@ -154,7 +188,8 @@ class ResNet(nn.Module):
         self.act = act_layer(inplace=True)
         self.maxpool = maxpool
 
-        block = partial(BasicBlock, shortcut=shortcut, act_layer=act_layer, se_layer=se_layer, resnet_d=resnet_d)
+        block = partial(BasicBlock, shortcut=shortcut, act_layer=act_layer, se_layer=se_layer, resnet_d=resnet_d,
+                        preact=preact)
         widths = [width * 2**i for i in range(len(stage_blocks))]
         total_blocks = sum(stage_blocks)
         block_index = 0
@@ -174,6 +209,12 @@ class ResNet(nn.Module):
                 stride = 1
             stages.append(nn.Sequential(*layers))
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
+        if preact:
+            # The last block's sum is not normalised (nothing follows its addition): one BN + act before the
+            # pool, as in He et al. (2016b). Only when on, so the off network keeps torchvision's modules.
+            self.final_bn = nn.BatchNorm2d(in_channels)
+            self.final_act = act_layer(inplace=True)
+        self.preact = preact
 
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(in_channels, num_classes)
@@ -209,6 +250,8 @@ class ResNet(nn.Module):
         x = self.layer2(x)
         x = self.layer3(x)
         x = self.layer4(x)
+        if self.preact:
+            x = self.final_act(self.final_bn(x))
 
         x = self.avgpool(x)
         x = x.flatten(1)
@@ -234,6 +277,7 @@ def build_resnet(
     zero_init_residual: bool = False,
     resnet_d: bool = False,
     drop_path: float = 0.0,
+    preact: bool = False,
 ) -> nn.Module:
     """Build one cell of the ablation grid.
 
@@ -257,6 +301,15 @@ def build_resnet(
     drop_path: stochastic depth (Huang et al. 2016) with the linear decay rule: in training, block l of L drops
     its residual branch (after SE, before the addition) per sample with probability drop_path * l / L and
     rescales it by 1 / (1 - p_l) when kept; identity at eval. Must lie in [0, 1).
+    preact: pre-activation blocks (He et al. 2016, "Identity mappings in deep residual networks", Fig. 4e): each
+    block computes conv2(act(bn2(conv1(act(bn1(x)))))) (SE and drop_path on that branch as above) and adds the
+    shortcut with no activation after the sum; bn1 normalises the block's input (in_channels wide); a projection
+    shortcut is a bare 1x1 conv of the pre-activated input (no BN; ResNet-D: pool, then that conv); a final BN +
+    act follow the last stage. The stem (conv, BN, act, pool) is unchanged, so the first block's BN re-normalises
+    the stem's output. zero_init_residual then zeroes bn2's gamma: act(0) = 0 for ReLU and Mish, so every
+    residual branch still starts at zero. In a plain network (shortcut=False) preact is NOT a no-op: the blocks
+    become chains BN -> act -> conv with no addition and the final BN + act, the same convs in the
+    pre-activation order (parameters: +2 x width, see tests/test_preact.py).
 
     Invalid choices raise ValueError naming the valid ones.
     """
@@ -265,6 +318,7 @@ def build_resnet(
     _check_choice("stem", stem, STEMS)
     _check_choice("zero_init_residual", zero_init_residual, (False, True))
     _check_choice("resnet_d", resnet_d, (False, True))
+    _check_choice("preact", preact, (False, True))
     # Also rejects NaN. At 1 the last block would always drop its branch and never learn.
     if not 0.0 <= drop_path < 1.0:
         raise ValueError(f"drop_path must be in [0, 1), got {drop_path!r}")
@@ -279,7 +333,7 @@ def build_resnet(
     se_layer = partial(squeeze_excitation, reduction=se_reduction, act_layer=act_layer) if se else None
     return ResNet(
         STAGE_BLOCKS[depth], shortcut, act_layer, se_layer, num_classes, width, stem,
-        zero_init_residual=zero_init_residual, resnet_d=resnet_d, drop_path=drop_path,
+        zero_init_residual=zero_init_residual, resnet_d=resnet_d, drop_path=drop_path, preact=preact,
     )
 
 
