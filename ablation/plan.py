@@ -38,7 +38,8 @@ def plan(args: argparse.Namespace) -> str:
     from analysis.analyse import analyse
     from analysis.results.load import load_study
     from analysis.results.side_files import read_timing
-    from analysis.stats.planning import format_plan, plan_table
+    from analysis.reporting.plan_text import format_plan
+    from analysis.stats.planning import plan_table
 
     if not args.name:
         raise ValueError("--plan needs the --name of a finished study (the pilot)")
