@@ -20,6 +20,7 @@ import pandas as pd
 
 from analysis.defaults import ALPHA, MIN_EFFECT, min_effect_fraction, PLANNING_CONFIDENCE, POWER
 from analysis.doe.coding import check_two_level
+from analysis.results.schema import HEADLINE_METRICS
 from analysis.results.load import METRICS, ResultsError, Study, completed, is_completed
 from analysis.stats.descriptive import config_summary, curve_summary, interaction_means, marginal_means, per_seed_values
 from analysis.stats.effects import effects_table
@@ -29,6 +30,7 @@ from analysis.stats.observed_design import FRACTION, IRREGULAR, ObservedDesign, 
 from analysis.stats.ols import LinearFit, fit_ols
 from analysis.stats.paired import paired_comparisons, study_table
 from analysis.stats.power import effect_planning, factorial_seeds_needed, sd_upper_bound
+from analysis.stats.responses import MoreResponses, more_responses
 from analysis.stats.shapley import is_per_seed, per_seed_attribution_table, per_seed_gain_summary
 
 
@@ -75,6 +77,7 @@ class Analysis:
     cells: pd.DataFrame | None = None  # cell n and raw mean, bit-mask order
     marginal: pd.DataFrame | None = None
     interactions: pd.DataFrame | None = None
+    more: MoreResponses | None = None  # every response's effects, the best configuration, epochs, cost
     missing: list[str] = field(default_factory=list)  # (cell, seed) runs absent from the fit
     notes: list[str] = field(default_factory=list)  # gaps: what is missing or was left out
     skipped: list[str] = field(default_factory=list)  # analyses not made, and why
@@ -110,8 +113,8 @@ def _plan(planning: pd.DataFrame, fit: LinearFit, design: ModelDesign, min_effec
 
 def analyse(study: Study, metric: str = "final_val_acc", min_effect: float = MIN_EFFECT) -> Analysis:
     """Every statistic of the report; min_effect: the smallest effect of interest (a fraction) for planning."""
-    if metric not in METRICS:
-        raise ResultsError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    if metric not in HEADLINE_METRICS:
+        raise ResultsError(f"unknown metric {metric!r}; choose one of {', '.join(HEADLINE_METRICS)}")
     try:
         min_effect_fraction(100 * min_effect, flag="the smallest effect of interest")
     except ValueError as err:
@@ -124,8 +127,8 @@ def analyse(study: Study, metric: str = "final_val_acc", min_effect: float = MIN
         curves = curve_summary(study.epochs, trials, factors)
     result = Analysis(
         study=study, metric=metric, min_effect=min_effect,
-        configs=config_summary(trials, factors),
-        values={m: per_seed_values(trials, factors, m) for m in METRICS},
+        configs=config_summary(trials, factors, tuple(dict.fromkeys((*METRICS, metric)))),
+        values={m: per_seed_values(trials, factors, m) for m in dict.fromkeys((*METRICS, metric))},
         curves=curves,
         table=study_table(trials, factors, metric),
         paired=paired_comparisons(trials, factors, metric, min_effect=min_effect),
@@ -154,6 +157,8 @@ def analyse(study: Study, metric: str = "final_val_acc", min_effect: float = MIN
         result.skipped.append(f"factorial effects, Shapley attribution and planning: {err}")
         return result
     result.runs, result.design, result.fit = runs, design, fit
+    result.more = more_responses(trials, study.epochs, factors, metric, design.model_terms)
+    result.skipped += list(result.more.skipped)
     run_cells = None if result.fractional is None else result.observed.cells
     result.missing = missing_runs(trials, factors, metric, run_cells)
     if result.fractional is None:

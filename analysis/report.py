@@ -21,7 +21,8 @@ from analysis.analyse import analyse
 from analysis.defaults import MIN_EFFECT, MIN_EFFECT_PP, min_effect_fraction
 from analysis.reporting.build import EFFECT_COLUMNS, SHAPLEY_COLUMNS, build_document, write_report
 from analysis.reporting.tuning_section import analyse_tuning
-from analysis.results.load import METRICS, ResultsError, load_study
+from analysis.results.load import load_study
+from analysis.results.schema import HEADLINE_METRICS
 from analysis.wandb_summary import WandbSummaryError, log_summary
 
 __all__ = ["EFFECT_COLUMNS", "SHAPLEY_COLUMNS", "build_document", "build_report", "main", "write_report"]
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python analysis/report.py",
                                      description="Build RUN_DIR/report/ from RUN_DIR/results/*.csv.")
     parser.add_argument("run_dir", help="the study's run directory (holds results/trials.csv)")
-    parser.add_argument("--metric", choices=METRICS, default="final_val_acc",
+    parser.add_argument("--metric", choices=HEADLINE_METRICS, default="final_val_acc",
                         help="metric analysed (default: final_val_acc; best_val_acc is optimistic)")
     parser.add_argument("--compare", metavar="OTHER_RUN_DIR",
                         help="another study of the same grid (e.g. shared recipe vs tuned): effects side by side")

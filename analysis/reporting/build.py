@@ -5,11 +5,13 @@ import pandas as pd
 
 from analysis.analyse import Analysis
 from analysis.reporting.document import Document
+from analysis.reporting.latex_tables import latex_tables
+from analysis.results.schema import RESPONSES
 
 from pathlib import Path
 from runstore import write_atomic
-from analysis.reporting.sections import (configs, definitions, effects, gaps, glance, intro, names, paired,
-                                        planning, shapley, study_table, trust)
+from analysis.reporting.sections import (best, budget, configs, cost, definitions, effects, gaps, glance, intro,
+                                        names, paired, planning, responses, shapley, study_table, trust)
 from analysis.reporting.tuning_section import TuningSection
 from analysis.reporting import waves_section as sequential_report
 
@@ -24,7 +26,8 @@ SHAPLEY_COLUMNS = ["component", "value", "ci_low", "ci_high", "share", "se", "df
 
 def build_document(a: Analysis, extra: TuningSection | None = None) -> Document:
     doc = Document(f"Ablation report: {a.study.run_dir.resolve().name}")
-    for part in (intro, trust, glance, study_table, configs, effects, shapley, paired, planning):
+    for part in (intro, trust, glance, study_table, configs, effects, responses, shapley, paired, best, budget, cost,
+                 planning):
         part.section(doc, a)
     sequential_report.section(doc, a)  # a study run --until-settled: results/waves.csv
     if extra is not None:  # tuning stage, --compare, fANOVA (analysis/reporting/tuning_section.py)
@@ -40,7 +43,12 @@ def build_document(a: Analysis, extra: TuningSection | None = None) -> Document:
                  f"`shapley.csv`: {', '.join(SHAPLEY_COLUMNS)}; one row per factor, then `total` (the gain).",
                  "`paired.csv`: the named-model comparisons with Holm, P(improvement) and planning. `power.csv`: per "
                  "term, the MDE at this n (observed sd and its upper bound) and the seeds per cell for the smallest "
-                 "effect of interest. All unrounded."]
+                 "effect of interest. All unrounded.",
+                 "`responses.csv` (every term on every response), `best_config.csv` (the confidence set for the "
+                 "best configuration), `effects_by_epoch.csv`, `late_slopes.csv`, `cost_effects.csv`, `pareto.csv`: "
+                 "the sections above, unrounded.",
+                 "`tables.tex`: the configurations, effects, Shapley values and named-model comparisons as booktabs "
+                 "tables for a paper (`\\usepackage{booktabs}`), each caption with its n and method."]
                 + (extra.file_bullets() if extra is not None else []))
     return doc
 
@@ -48,6 +56,22 @@ def build_document(a: Analysis, extra: TuningSection | None = None) -> Document:
 def _csv(frame: pd.DataFrame | None, columns: list[str] | None = None) -> str:
     frame = pd.DataFrame(columns=columns) if frame is None else frame
     return (frame[columns] if columns else frame).to_csv(index=False)
+
+
+def more_tables(a: Analysis) -> dict[str, pd.DataFrame | None]:
+    """The CSVs of the responses beyond the headline: every response's effects, the best configuration, the
+    effects over the epochs, the late slopes, the costs and the Pareto front."""
+    m = a.more
+    costs = (pd.concat([c.table.assign(cost=name) for name, c in m.costs.items()], ignore_index=True)
+             if m is not None and m.costs else None)
+    return {"responses.csv": m and m.responses, "best_config.csv": m and m.best and m.best.table,
+            "effects_by_epoch.csv": m and m.by_epoch, "late_slopes.csv": m and m.slopes, "cost_effects.csv": costs,
+            "pareto.csv": m and m.pareto}
+
+
+def seeds_per_cell(a: Analysis) -> int:
+    """The fewest completed seeds of a configuration: the n a table's caption states."""
+    return a.n_per_cell[0] if a.design is not None else int(a.configs["n_completed"].min())
 
 
 def write_report(a: Analysis, out_dir: Path, extra: TuningSection | None = None) -> Path:
@@ -71,6 +95,13 @@ def write_report(a: Analysis, out_dir: Path, extra: TuningSection | None = None)
     write_atomic(out_dir / "shapley.csv", _csv(a.shapley, SHAPLEY_COLUMNS))
     write_atomic(out_dir / "paired.csv", _csv(a.paired))
     write_atomic(out_dir / "power.csv", _csv(a.power))
+    for name, frame in more_tables(a).items():  # absent where the analysis could not make them
+        if frame is None:
+            (out_dir / name).unlink(missing_ok=True)
+        else:
+            write_atomic(out_dir / name, _csv(frame))
+    write_atomic(out_dir / "tables.tex", latex_tables(a.configs, a.effects, a.shapley, a.paired,
+                                                      n_seeds=seeds_per_cell(a), metric_label=RESPONSES[a.metric].label))
     write_atomic(out_dir / "report.md", doc.to_markdown("figures"))
     html_path = out_dir / "report.html"
     write_atomic(html_path, doc.to_html())

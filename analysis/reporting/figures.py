@@ -232,3 +232,37 @@ def tuning_expected_max(frame: pd.DataFrame, ax: Axes | None = None, scale: floa
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="best")
     return ax
+
+
+def effects_over_epochs(by_epoch: pd.DataFrame, ax: Axes | None = None, scale: float = SCALE) -> Axes:
+    """Each term's effect (pp) against the epoch, with its interval as a band."""
+    ax = ax or new_axes()
+    names = list(dict.fromkeys(by_epoch["term"]))
+    for color, term in zip(_colors(len(names)), names):
+        d = by_epoch[by_epoch["term"] == term].sort_values("epoch")
+        ax.plot(d["epoch"], scale * d["estimate"], color=color, label=term, marker="o", ms=3)
+        ax.fill_between(d["epoch"], scale * d["ci_low"], scale * d["ci_high"], color=color, alpha=0.15, lw=0)
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("effect on validation accuracy (pp)")
+    ax.legend(fontsize=7, ncol=2)
+    return ax
+
+
+def pareto(front: pd.DataFrame, configs: pd.DataFrame, metric: str = "final_val_acc", ax: Axes | None = None,
+           scale: float = SCALE) -> Axes:
+    """Mean accuracy (with its interval) against training FLOPs per image; the Pareto front filled and joined."""
+    ax = ax or new_axes()
+    table = front.merge(configs[["config", f"{metric}_ci_low", f"{metric}_ci_high"]], on="config", how="left")
+    for row in table.itertuples():
+        low, high = getattr(row, f"{metric}_ci_low"), getattr(row, f"{metric}_ci_high")
+        ax.errorbar(row.cost, scale * row.mean, yerr=[[scale * (row.mean - low)], [scale * (high - row.mean)]],
+                    fmt="o", color="C0", mfc="C0" if row.on_front else "white", capsize=3)
+        ax.annotate(str(row.model), (row.cost, scale * row.mean), fontsize=7, xytext=(4, 2),
+                    textcoords="offset points")
+    on = table[table["on_front"]].sort_values("cost")
+    ax.plot(on["cost"], scale * on["mean"], color="C0", lw=0.8)
+    ax.set_xlabel("training FLOPs per image")
+    ax.set_ylabel(ACC_LABEL)
+    return ax

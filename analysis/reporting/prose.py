@@ -97,4 +97,7 @@ METRIC_TEXT = {
     "final_val_acc": "final validation accuracy (after the last epoch)",
     "best_val_acc": "best validation accuracy over the epochs (optimistic: the epoch is chosen on the "
                     "validation set itself)",
+    "final_train_acc": "final training accuracy (after the last epoch): how well each network fits its own "
+                       "training set",
+    "final_gap": "generalisation gap, final training minus final validation accuracy",
 }

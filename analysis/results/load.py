@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from analysis.results.schema import RESPONSES, response_values
 from analysis.results.schema import (
     ACCURACY_COLUMNS,
     COMPLETED,
@@ -188,6 +189,13 @@ def _check_configs(trials: pd.DataFrame, factors: Sequence[str]) -> None:
         raise ResultsError("trials.csv: two configuration ids share the same factor levels")
 
 
+def with_derived_responses(trials: pd.DataFrame) -> pd.DataFrame:
+    """trials plus each response the contract derives from other columns (the generalisation gap)."""
+    derived = {name: response_values(trials, name) for name, r in RESPONSES.items()
+               if not isinstance(r.source, str) and name not in trials}
+    return trials.assign(**derived)
+
+
 def is_completed(trials: pd.DataFrame) -> pd.Series:
     """Which rows ran all their epochs (status `completed`, whatever its case or spaces)."""
     return trials["status"].astype(str).str.strip().str.lower() == COMPLETED
@@ -228,6 +236,7 @@ def load_study(run_dir: str | Path) -> Study:
     _check_accuracies(trials, ACCURACY_COLUMNS, trials_path)
     _check_configs(trials, names)
     factors, level_notes = discover_factors(trials, spec_levels)
+    trials = with_derived_responses(trials)
     notes += level_notes
 
     done = trials[is_completed(trials)]

@@ -48,7 +48,8 @@ RECIPE = ("lr", "weight_decay", "label_smoothing", "batch_size", "width", "depth
 
 COMPLETED = "completed"
 FAILED = "failed"
-METRICS = ("final_val_acc", "best_val_acc")  # the metrics the analysis can analyse
+METRICS = ("final_val_acc", "best_val_acc")  # the validation accuracies every report tabulates per configuration
+HEADLINE_METRICS = ("final_val_acc", "best_val_acc", "final_train_acc", "final_gap")  # --metric: in accuracy units
 ACCURACY_COLUMNS = ("final_train_acc", "final_val_acc", "best_val_acc")
 
 
