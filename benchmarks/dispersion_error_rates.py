@@ -11,14 +11,9 @@ or in every cell (family-wise error of all seven: no cell is truly noisier).
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
-
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tests import test_dispersion_error_rates as sim  # noqa: E402
+from tests import test_dispersion_error_rates as sim
 
 
 def rates(n_seeds: int, rng: np.random.Generator) -> dict[str, float]:
