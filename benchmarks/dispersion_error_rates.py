@@ -21,8 +21,8 @@ def rates(n_seeds: int, rng: np.random.Generator) -> dict[str, float]:
     _, res = sim.analysed(sim.studies(n_seeds, sim.EQUAL, rng))
     out["fwer_null"] = res.any(axis=1).mean()
     r, res = sim.analysed(sim.studies(n_seeds, sim.PLAIN_FOUR_TIMES, rng))
-    truth = np.zeros(7)
-    truth[0] = np.log(1 / 4)
+    truth = np.ones(7)
+    truth[0] = 1 / 4
     coverage = sim.covered(r, truth).mean(axis=0)
     out.update(coverage_min=coverage.min(), coverage_max=coverage.max(), power_4x=res[:, 0].mean())
     y = sim.studies(n_seeds, sim.EQUAL, rng)
