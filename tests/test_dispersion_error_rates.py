@@ -112,3 +112,13 @@ def test_table_matches_the_array_core_and_refuses_two_seeds():
     assert list(table["term"])[:3] == ["shortcut", "se", "activation"] and set(table["n_seeds"]) == {4}
     with pytest.raises(ValueError, match="at least 3 seeds"):
         dispersion_effects(simulate(n_seeds=2, rng=3), DEFAULT_FACTORS)
+
+
+def test_a_failed_trial_drops_its_seed_and_tied_accuracies_give_a_finite_answer():
+    data = simulate(n_seeds=4, rng=5).assign(status="completed")
+    data.loc[0, "status"] = "failed"  # seed 0 of the first cell: seed 0 leaves the balanced subset
+    assert set(dispersion_effects(data, DEFAULT_FACTORS)["n_seeds"]) == {3}
+    tied = simulate(n_seeds=3, rng=5)
+    tied.loc[tied["shortcut"], "final_val_acc"] = 0.9  # every residual cell the same accuracy on every seed
+    row = dispersion_effects(tied, DEFAULT_FACTORS).set_index("term").loc["shortcut"]
+    assert 0 <= row["ci_low"] <= row["sd_ratio"] <= row["ci_high"] < 0.2 and row["p_value"] < 0.05
