@@ -122,3 +122,11 @@ def test_a_failed_trial_drops_its_seed_and_tied_accuracies_give_a_finite_answer(
     tied.loc[tied["shortcut"], "final_val_acc"] = 0.9  # every residual cell the same accuracy on every seed
     row = dispersion_effects(tied, DEFAULT_FACTORS).set_index("term").loc["shortcut"]
     assert 0 <= row["ci_low"] <= row["sd_ratio"] <= row["ci_high"] < 0.2 and row["p_value"] < 0.05
+
+
+def test_seeds_needed_matches_the_simulated_power():
+    from analysis.stats.dispersion_plan import dispersion_power, dispersion_seeds_needed
+    need = dispersion_seeds_needed(1 / 4)
+    assert need == dispersion_seeds_needed(4) and 3 <= need <= 10
+    assert dispersion_power(1 / 4, int(need)) >= 0.8 > dispersion_power(1 / 4, int(need) - 1)
+    assert dispersion_seeds_needed(1.0) == np.inf and np.isnan(dispersion_seeds_needed(-1.0))
