@@ -85,6 +85,9 @@ def _frame(tables) -> pd.DataFrame:
     if isinstance(tables, Mapping):
         parts = [t.assign(response=r) for r, t in tables.items()]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["response"])
+    if "response" not in tables:
+        raise ValueError("an effects table for the claims needs a `response` column (or pass a mapping "
+                         "response -> table)")
     return tables
 
 
