@@ -96,6 +96,12 @@ def test_bad_claims_files_fail_in_one_line(tmp_path, body, message):
     assert message in str(caught.value) and "\n" not in str(caught.value) and isinstance(caught.value, ValueError)
 
 
+def test_an_effects_table_without_a_response_column_is_refused():
+    with pytest.raises(ValueError, match="`response` column"):
+        evaluate_claims(read_claims(ORIGINAL_STUDY), effects("final_val_acc", shortcut=(0.1, True)).drop(
+            columns="response"), None)
+
+
 def test_a_missing_claims_file_fails_in_one_line(tmp_path):
     with pytest.raises(ClaimsError, match="no such file"):
         read_claims(tmp_path / "absent.csv")

@@ -85,7 +85,7 @@ def _frame(tables) -> pd.DataFrame:
     if isinstance(tables, Mapping):
         parts = [t.assign(response=r) for r, t in tables.items()]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["response"])
-    if "response" not in tables:
+    if "response" not in tables and len(tables):
         raise ValueError("an effects table for the claims needs a `response` column (or pass a mapping "
                          "response -> table)")
     return tables
