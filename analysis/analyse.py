@@ -31,6 +31,8 @@ from analysis.stats.ols import LinearFit, fit_ols
 from analysis.stats.paired import paired_comparisons, study_table
 from analysis.stats.power import effect_planning, factorial_seeds_needed, sd_upper_bound
 from analysis.stats.responses import MoreResponses, more_responses
+from analysis.stats.claims_check import check_claims
+from analysis.stats.dispersion import dispersion_effects
 from analysis.stats.shapley import is_per_seed, per_seed_attribution_table, per_seed_gain_summary
 
 
@@ -78,6 +80,8 @@ class Analysis:
     marginal: pd.DataFrame | None = None
     interactions: pd.DataFrame | None = None
     more: MoreResponses | None = None  # every response's effects, the best configuration, epochs, cost
+    dispersion: pd.DataFrame | None = None  # each term's effect on the seed-to-seed spread (sd ratio, Holm)
+    claims: pd.DataFrame | None = None  # the claims' verdicts (analysis/stats/claims_check.py)
     missing: list[str] = field(default_factory=list)  # (cell, seed) runs absent from the fit
     notes: list[str] = field(default_factory=list)  # gaps: what is missing or was left out
     skipped: list[str] = field(default_factory=list)  # analyses not made, and why
@@ -111,8 +115,10 @@ def _plan(planning: pd.DataFrame, fit: LinearFit, design: ModelDesign, min_effec
                 seeds_needed_point=factorial_seeds_needed(min_effect, sd, n_cells, m) if known else np.nan)
 
 
-def analyse(study: Study, metric: str = "final_val_acc", min_effect: float = MIN_EFFECT) -> Analysis:
-    """Every statistic of the report; min_effect: the smallest effect of interest (a fraction) for planning."""
+def analyse(study: Study, metric: str = "final_val_acc", min_effect: float = MIN_EFFECT,
+            claims: pd.DataFrame | None = None) -> Analysis:
+    """Every statistic of the report; min_effect: the smallest effect of interest (a fraction) for planning;
+    claims: a claims table (analysis/stats/claims.py's read_claims) to check, None for none."""
     if metric not in HEADLINE_METRICS:
         raise ResultsError(f"unknown metric {metric!r}; choose one of {', '.join(HEADLINE_METRICS)}")
     try:
@@ -159,6 +165,16 @@ def analyse(study: Study, metric: str = "final_val_acc", min_effect: float = MIN
     result.runs, result.design, result.fit = runs, design, fit
     result.more = more_responses(trials, study.epochs, factors, metric, design.model_terms)
     result.skipped += list(result.more.skipped)
+    try:
+        result.dispersion = dispersion_effects(trials, factors, metric)
+    except ValueError as err:
+        result.skipped.append(f"dispersion effects: {err}")
+    if claims is not None and len(claims):
+        best = result.more.best
+        models = dict(zip(result.configs["config"], result.configs["model"]))
+        best_models = None if best is None else {models.get(c, c) for c in best.table.loc[best.table["in_set"], "config"]}
+        result.claims = check_claims(claims, result.more.responses, result.dispersion, result.paired, metric,
+                                     best_models, int((design.cell_counts > 0).sum()), len(factors))
     run_cells = None if result.fractional is None else result.observed.cells
     result.missing = missing_runs(trials, factors, metric, run_cells)
     if result.fractional is None:

@@ -23,13 +23,14 @@ from analysis.reporting.build import EFFECT_COLUMNS, SHAPLEY_COLUMNS, build_docu
 from analysis.reporting.tuning_section import analyse_tuning
 from analysis.results.load import load_study
 from analysis.results.schema import HEADLINE_METRICS
+from analysis.stats.claims import ORIGINAL_STUDY, read_claims
 from analysis.wandb_summary import WandbSummaryError, log_summary
 
 __all__ = ["EFFECT_COLUMNS", "SHAPLEY_COLUMNS", "build_document", "build_report", "main", "write_report"]
 
 
 def build_report(run_dir: str | Path, metric: str = "final_val_acc", compare: str | Path | None = None,
-                 min_effect: float = MIN_EFFECT) -> Path:
+                 min_effect: float = MIN_EFFECT, claims: str | Path | None = ORIGINAL_STUDY) -> Path:
     """Analyse RUN_DIR's result tables and write RUN_DIR/report/; returns the path of report.html.
 
     compare: another study's run directory (e.g. the shared-recipe study of the same grid): effects side by side.
@@ -38,7 +39,7 @@ def build_report(run_dir: str | Path, metric: str = "final_val_acc", compare: st
     study = load_study(run_dir)
     with warnings.catch_warnings():  # degenerate data (a single seed, no spread) warns; the report says so
         warnings.simplefilter("ignore", RuntimeWarning)
-        analysis = analyse(study, metric, min_effect)
+        analysis = analyse(study, metric, min_effect, read_claims(claims) if claims is not None else None)
         extra = analyse_tuning(analysis, compare)  # tuning stage, --compare, fANOVA (analysis/reporting/tuning_section.py)
         return write_report(analysis, Path(run_dir) / "report", extra)
 
@@ -58,12 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wandb", choices=["offline", "online", "disabled"], default="disabled",
                         help="also write the study's W&B summary run (tables, figures, artifacts): offline files "
                              "under RUN_DIR/wandb/ (wandb sync later), online, or disabled (the default)")
+    parser.add_argument("--claims", metavar="FILE", default=ORIGINAL_STUDY,
+                        help="a CSV of claims to check (id,text,response,kind,term,config_a,config_b,direction; "
+                             "default: the original study's, analysis/claims/original_study.csv)")
     parser.add_argument("--wandb-project", metavar="PROJECT",
                         help="W&B project of the summary run (default: the study's, from spec.yaml)")
     args = parser.parse_args(argv)
     try:
         path = build_report(args.run_dir, args.metric, compare=args.compare,
-                            min_effect=min_effect_fraction(args.min_effect))
+                            min_effect=min_effect_fraction(args.min_effect), claims=args.claims)
     except ValueError as err:  # ResultsError (a bad run folder or table) or a bad flag value
         print(f"error: {err}", file=sys.stderr)
         return 2

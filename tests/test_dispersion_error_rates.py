@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from analysis.design import cell_matrix, coded_columns
-from analysis.effects import holm, resolved
+from analysis.doe.coding import coded_columns
+from analysis.stats.model_design import cell_matrix
+from analysis.stats.effects import holm, resolved
 from analysis.simulate import DEFAULT_FACTORS, simulate
 from analysis.stats.dispersion import dispersion_arrays, dispersion_effects
 

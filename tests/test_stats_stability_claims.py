@@ -7,7 +7,7 @@ import pytest
 
 from analysis.stats.claims import (CONTRADICTED, NOT_RESOLVED, ORIGINAL_STUDY, SUPPORTED, ClaimsError,
                                    evaluate_claims, read_claims)
-from analysis.stats.stability import val_jumpiness
+from analysis.results.stability import val_jumpiness
 
 
 def curves(**trials) -> pd.DataFrame:

@@ -10,8 +10,9 @@ from analysis.results.schema import RESPONSES
 
 from pathlib import Path
 from runstore import write_atomic
-from analysis.reporting.sections import (best, budget, configs, cost, definitions, effects, gaps, glance, intro,
-                                        names, paired, planning, responses, shapley, study_table, trust)
+from analysis.reporting.sections import (best, budget, claims, configs, cost, definitions, dispersion, effects, gaps,
+                                        glance, intro, names, paired, planning, responses, shapley, study_table,
+                                        trust)
 from analysis.reporting.tuning_section import TuningSection
 from analysis.reporting import waves_section as sequential_report
 
@@ -26,8 +27,8 @@ SHAPLEY_COLUMNS = ["component", "value", "ci_low", "ci_high", "share", "se", "df
 
 def build_document(a: Analysis, extra: TuningSection | None = None) -> Document:
     doc = Document(f"Ablation report: {a.study.run_dir.resolve().name}")
-    for part in (intro, trust, glance, study_table, configs, effects, responses, shapley, paired, best, budget, cost,
-                 planning):
+    for part in (intro, trust, glance, claims, study_table, configs, effects, responses, dispersion, shapley, paired,
+                 best, budget, cost, planning):
         part.section(doc, a)
     sequential_report.section(doc, a)  # a study run --until-settled: results/waves.csv
     if extra is not None:  # tuning stage, --compare, fANOVA (analysis/reporting/tuning_section.py)
@@ -46,7 +47,8 @@ def build_document(a: Analysis, extra: TuningSection | None = None) -> Document:
                  "effect of interest. All unrounded.",
                  "`responses.csv` (every term on every response), `best_config.csv` (the confidence set for the "
                  "best configuration), `effects_by_epoch.csv`, `late_slopes.csv`, `cost_effects.csv`, `pareto.csv`: "
-                 "the sections above, unrounded.",
+                 "the sections above, unrounded. `dispersion.csv`: each term's sd ratio; `claims.csv`: each claim's "
+                 "test and verdict.",
                  "`tables.tex`: the configurations, effects, Shapley values and named-model comparisons as booktabs "
                  "tables for a paper (`\\usepackage{booktabs}`), each caption with its n and method."]
                 + (extra.file_bullets() if extra is not None else []))
@@ -66,7 +68,7 @@ def more_tables(a: Analysis) -> dict[str, pd.DataFrame | None]:
              if m is not None and m.costs else None)
     return {"responses.csv": m and m.responses, "best_config.csv": m and m.best and m.best.table,
             "effects_by_epoch.csv": m and m.by_epoch, "late_slopes.csv": m and m.slopes, "cost_effects.csv": costs,
-            "pareto.csv": m and m.pareto}
+            "pareto.csv": m and m.pareto, "dispersion.csv": a.dispersion, "claims.csv": a.claims}
 
 
 def seeds_per_cell(a: Analysis) -> int:

@@ -29,6 +29,7 @@ from analysis.results.schema import (
     TRIALS_FILE,
 )
 from analysis.results.spec_file import read_spec
+from analysis.results.stability import val_jumpiness
 
 __all__ = ["ACCURACY_COLUMNS", "COMPLETED", "METRICS", "ResultsError", "Study", "completed", "config_table",
            "level_key", "load_study", "native_value", "read_result_table", "same_level"]
@@ -260,6 +261,9 @@ def load_study(run_dir: str | Path) -> Study:
             notes.append("results/epochs.csv has no rows: no learning curves")
         if epochs is not None:
             _check_accuracies(epochs, ("train_acc", "val_acc"), epochs_path)
+            if "val_jumpiness" not in trials:  # within-run stability: a per-trial response from its curve
+                trials = trials.merge(val_jumpiness(epochs).rename("val_jumpiness").rename_axis("trial_id")
+                                      .reset_index(), on="trial_id", how="left")
     from analysis.results.side_files import load_tuning, read_timing, read_waves  # they import this module
 
     waves, waves_problem = read_waves(run_dir)

@@ -72,6 +72,8 @@ RESPONSES = {
     "params": Response("params", "parameters", "parameter count", False),
     "flops_per_image": Response("flops_per_image", "FLOPs", "training FLOPs per image", False),
     "seconds_per_epoch": Response("seconds_per_epoch", "s", "training seconds per epoch", False),
+    "val_jumpiness": Response("val_jumpiness", "fraction", "validation-curve jumpiness (mean |change| per epoch, "
+                              "second half)", False),
     "peak_memory_mb": Response("peak_memory_mb", "MiB", "peak memory", False),
 }
 COST_RESPONSES = ("params", "flops_per_image", "seconds_per_epoch", "peak_memory_mb")

@@ -128,9 +128,9 @@ def evaluate_claims(claims: pd.DataFrame, location_effects, dispersion_effects, 
                     seeds_needed: Mapping[str, float] | None = None, comparisons=None) -> pd.DataFrame:
     """One row per claim: RESULT_COLUMNS.
 
-    location_effects: analysis.effects.factorial_effects rows with a `response` column (or a mapping response ->
+    location_effects: analysis.stats.effects.factorial_effects rows with a `response` column (or a mapping response ->
     table); dispersion_effects: analysis.stats.dispersion.dispersion_effects rows, the same way; comparisons:
-    analysis.paired.paired_comparisons rows, the same way; best_set: the configurations that may be best on the
+    analysis.stats.paired.paired_comparisons rows, the same way; best_set: the configurations that may be best on the
     claims' response (None: not computed). seeds_needed: claim id -> seeds per cell that would resolve it, for
     claims not resolved (default: the matched row's own `seeds_needed` column where it has one). estimate: a
     Yates effect (location), an sd ratio (dispersion), a difference a - b (comparison); NaN for best."""

@@ -2,7 +2,7 @@
 
 A dispersion effect is reported as a ratio of standard deviations, spread at the term's high (+1) side over its
 low (-1) side, with a confidence interval, a p-value, Holm over the family of terms and `resolved`, like the
-location effects (analysis/effects.py), whose +-1 coding (analysis/design.py) and Holm rule it reuses.
+location effects (analysis/stats/effects.py), whose +-1 coding (analysis/stats/model_design.py) and Holm rule it reuses.
 
 Method (Brown-Forsythe on absolute deviations from cell medians; Fieller's interval for the ratio):
   1. Seed blocks out: the seed effect of seed s is the median over cells of (y_cs - median_s' y_cs'); it is
@@ -54,8 +54,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.design import balance, cell_matrix, check_two_level, coded_columns, term_name, terms
-from analysis.effects import ALPHA, holm, resolved
+from analysis.doe.coding import check_two_level, coded_columns, term_name, terms
+from analysis.stats.model_design import balance, cell_matrix
+from analysis.stats.effects import ALPHA, holm, resolved
 
 MIN_SEEDS = 3  # fewer leave no within-cell variation of the absolute deviations
 
@@ -120,7 +121,7 @@ def dispersion_effects(runs: pd.DataFrame, factors: Mapping[str, Sequence], metr
     """One row per term of the full 2^k: its effect on the seed-to-seed spread of `metric`.
 
     runs: one row per run with the factor columns, `seed` and `metric`; with a `status` column only the
-    completed runs of the seeds complete in every cell count (analysis.design.balance). block: remove seed
+    completed runs of the seeds complete in every cell count (analysis.stats.model_design.balance). block: remove seed
     effects first (seed k shared by every cell). ValueError (one line) when the runs are not a balanced grid of
     at least 3 seeds. Columns: term, order, sd_ratio (spread at the term's second level / first; for an
     interaction, cells with product code +1 / -1), ci_low, ci_high (Fieller, `confidence`), t, df, p_value,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.design import coded_columns
-from analysis.effects import ALPHA, holm, resolved
+from analysis.doe.coding import coded_columns
+from analysis.stats.effects import ALPHA, holm, resolved
 from analysis.stats.dispersion import MIN_SEEDS, dispersion_arrays
 
 POWER = 0.80

@@ -20,8 +20,8 @@ from analysis.stats.effects import factorial_effects
 from analysis.stats.over_budget import effects_by_epoch, late_slopes
 from analysis.stats.pareto import pareto_front
 
-ACCURACY_RESPONSES = ("final_val_acc", "best_val_acc", "final_train_acc", "final_gap", "final_val_loss")
-RESPONSE_COLUMNS = ("response", "term", "estimate", "ci_low", "ci_high", "p_holm", "resolved", "n_seeds", "df")
+ACCURACY_RESPONSES = ("final_val_acc", "best_val_acc", "final_train_acc", "final_gap", "val_jumpiness", "final_val_loss")
+RESPONSE_COLUMNS = ("response", "term", "estimate", "ci_low", "ci_high", "p_holm", "resolved", "n_seeds", "df", "se")
 PARETO_COST = "flops_per_image"
 
 
