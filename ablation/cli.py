@@ -72,6 +72,9 @@ def build_parser() -> OneLineParser:
                         "or none")
     p.add_argument("--wandb-project", metavar="PROJECT", help="W&B project (default resnet-ablation; the entity "
                                                               "comes from WANDB_ENTITY)")
+    p.add_argument("--large-study", action="store_true",
+                   help="run a study above the size guard (trials x epochs over the concurrent slots; see "
+                        "ablation/size_guard.py)")
     p.add_argument("--no-report", action="store_true", help="write the result tables only, no report")
     p.add_argument("--min-effect", type=float, help="smallest effect of interest in percentage points, for the "
                                                     "report's planning and --until-settled (default 1)")

@@ -39,6 +39,9 @@ def plan(args: argparse.Namespace) -> str:
     from analysis.load import load_study
     from analysis.plan import format_plan, plan_table, read_timing
 
+    from ablation.request import check_planning_numbers
+
+    check_planning_numbers(args)
     if not args.name:
         raise ValueError("--plan needs the --name of a finished study (the pilot)")
     if args.resume or args.until_settled or args.fold_over is not None:

@@ -77,7 +77,8 @@ def run(request: Request, args) -> int:
         if started_ray:
             ray.shutdown()
     _timing(spec, trials, trained, wall, slots)
-    print(f"tables: {runstore.redact(spec.run_dir)}/results/trials.csv, .../results/epochs.csv")
+    print(f"tables: {runstore.redact(runstore.join(spec.run_dir, 'results', 'trials.csv'))}, "
+          ".../results/epochs.csv")
     if not args.no_report:
         print(f"report: {_report(spec, args)}")
     failed = int((trials.status != "completed").sum())
@@ -122,7 +123,7 @@ def _report(spec: StudySpec, args) -> str:
     if runstore.is_local(spec.run_dir):
         return str(path)
     runstore.upload_folder(local / "report", runstore.join(spec.run_dir, "report"))
-    return f"{runstore.redact(spec.run_dir)}/report/report.html"
+    return runstore.redact(runstore.join(spec.run_dir, "report", "report.html"))
 
 
 def _summary_run(spec: StudySpec, local) -> None:
@@ -162,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, runstore.LockError) as err:
         return fail(runstore.redact(str(err)))
     if lock.replaced:
-        print(f"note: replaced the stale lock of pid {lock.replaced.get('pid')} (no longer running)", flush=True)
+        print(f"note: replaced the stale lock of pid {lock.replaced.get('pid')} (that driver is no longer running)",
+              flush=True)
     finished = False
     try:
         code = run(request, args)

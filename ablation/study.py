@@ -28,6 +28,10 @@ from trainables.ledger import is_finished, ledger_location, read_all, trial_iden
 from trainables.trial import train_trial
 
 
+# The credentials of this study's storage URI (set by connect), shipped to every trial with its parameters.
+_STORAGE_SECRETS: dict[str, str] = {}
+
+
 class ClusterError(RuntimeError):
     """The cluster cannot run the study as asked (a user error: no GPU, too few CPUs on any node)."""
 
@@ -73,9 +77,10 @@ def study_data(spec: StudySpec) -> dict[int, ImageData]:
 
 
 def study_trial(config: dict[str, Any], data: dict[int, ImageData], store: str,
-                components: dict[str, str]) -> None:
-    """The Tune trainable: the user's components registered in this worker, the entry's values over the shared
-    settings, then one trial on its seed's data."""
+                components: dict[str, str], secrets: dict[str, str] | None = None) -> None:
+    """The Tune trainable: the storage credentials and the user's components in this worker, the entry's values
+    over the shared settings, then one trial on its seed's data."""
+    os.environ.update(secrets or {})  # before the trial touches the storage
     for label, source in components.items():
         load_source(source, label)
     shared = {key: value for key, value in config.items() if key != "trial"}
@@ -95,21 +100,23 @@ def _trial_dirname(trial) -> str:
 def connect(spec: StudySpec, secrets: dict[str, str] | None = None) -> None:
     """Start or join Ray, then refuse resource requests the cluster can never satisfy (they would hang).
 
-    secrets: storage credentials taken out of the --storage URI; the workers get them as environment variables
-    (Ray keeps a job's runtime environment in its own control store, not in the study's files)."""
+    secrets: storage credentials taken out of the --storage URI. They never go into a runtime environment (Ray
+    writes that into its session logs): the driver holds them in its environment (a local cluster's workers
+    inherit it) and each trial gets them through the object store, with its data (see _trainable)."""
     _quiet_driver_environment(spec)
-    runtime_env = {"env_vars": dict(secrets)} if secrets else None
+    _STORAGE_SECRETS.clear()
+    _STORAGE_SECRETS.update(secrets or {})
     if not ray.is_initialized():
         if spec.address:
             _check_reachable(spec.address)
             try:
-                ray.init(address=spec.address, log_to_driver=False, runtime_env=runtime_env)
+                ray.init(address=spec.address, log_to_driver=False)
             except ConnectionError as err:
                 raise ClusterError(f"cannot join the Ray cluster at {spec.address!r}: "
                                    f"{str(err).splitlines()[0]}; is it running, and is its token in "
                                    "RAY_AUTH_TOKEN or ~/.ray/auth_token?") from None
         else:
-            ray.init(include_dashboard=False, log_to_driver=False, runtime_env=runtime_env)
+            ray.init(include_dashboard=False, log_to_driver=False)
     profile = spec.profile
     # Nodes that exist now, plus the node types the cluster launcher's autoscaler may still start: on a
     # `ray up` cluster with min_workers 0 no GPU node exists until trials ask for one.
@@ -174,7 +181,8 @@ def concurrent_slots(spec: StudySpec) -> int:
 def _trainable(spec: StudySpec, data: dict[int, ImageData], components: dict[str, str]):
     resources = {"cpu": spec.profile.cpus_per_trial, "gpu": spec.profile.gpus_per_trial}
     return tune.with_resources(tune.with_parameters(study_trial, data=data, store=spec.run_dir,
-                                                    components=components), resources)
+                                                    components=components, secrets=dict(_STORAGE_SECRETS)),
+                               resources)
 
 
 def _quiet_driver_environment(spec: StudySpec) -> None:

@@ -17,7 +17,7 @@ from typing import BinaryIO, Iterator
 
 import pyarrow.fs as pafs
 
-from runstore.locations import filesystem, is_local, redact
+from runstore.locations import filesystem, is_local, join, redact
 
 
 class StorageError(ValueError):
@@ -195,4 +195,4 @@ def _one_line(err: BaseException) -> str:
 def upload_folder(local: Path, location: str) -> None:
     """Copy a local folder's files to a location (the report of a study kept on a URI), each atomically."""
     for file in sorted(p for p in Path(local).rglob("*") if p.is_file()):
-        write_atomic(f"{location.rstrip('/')}/{file.relative_to(local).as_posix()}", file.read_bytes())
+        write_atomic(join(location, *file.relative_to(local).parts), file.read_bytes())
