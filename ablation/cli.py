@@ -6,6 +6,7 @@ what the user actually asked for.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from search_spaces.profiles import DEFAULT_PROFILE, PROFILES
@@ -120,6 +121,13 @@ def given(args: argparse.Namespace, names) -> list[str]:
     return flags
 
 
+MAX_LINE = 400  # an error line longer than this is cut (a value the user typed can make any message long)
+
+
 def fail(message: str) -> int:
+    """The one error line of a refused request (exit code 2): huge numbers shortened, at most MAX_LINE."""
+    message = re.sub(r"\d{16,}", lambda m: f"{m.group()[:6]}...({len(m.group())} digits)", " ".join(message.split()))
+    if len(message) > MAX_LINE:
+        message = message[:MAX_LINE - 3] + "..."
     print(f"error: {message}", file=sys.stderr)
     return 2

@@ -19,6 +19,7 @@ import time
 from dataclasses import replace
 
 import runstore
+from ablation import interrupt
 from ablation.cli import fail, parse_args
 from ablation.plan import local_copy, plan
 from ablation.request import Request, resolve
@@ -52,7 +53,8 @@ def run(request: Request, args) -> int:
     spec = replace(spec, data_fingerprint=data.content_fingerprint)
     started_ray = not ray.is_initialized()
     began = time.perf_counter()
-    connect(spec, request.secrets)
+    connect(spec)
+    interrupt.install()  # again: ray.init replaced the SIGTERM handler
     # Only now: a study refused by the cluster leaves no spec behind (its folder is removed by main).
     runstore.write_atomic(runstore.join(spec.run_dir, SPEC_FILE), spec.to_yaml())
     print(f"design: {describe_choice(spec.design)}"
@@ -166,16 +168,38 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: replaced the stale lock of pid {lock.replaced.get('pid')} (that driver is no longer running)",
               flush=True)
     finished = False
+    interrupt.install()
     try:
         code = run(request, args)
         finished = True
         return code
     except (DataError, runstore.StorageError, ClusterError, SpecError) as err:
         return fail(runstore.redact(str(err)))
+    except OSError as err:
+        if err.errno not in runstore.files.FULL:
+            raise
+        return fail(f"cannot write {err.filename or 'a file'}: {err.strerror} (the disk or quota is full); free "
+                    f"some space, then continue with: {_resume_command(request, args)}")
+    except interrupt.StudyInterrupted as err:
+        kept = set(runstore.list_names(request.spec.run_dir)) - {SPEC_FILE, runstore.lock.LOCK_FILE}
+        if request.resume or kept:
+            print(f"interrupted ({err}): finished trials are kept; continue with: {_resume_command(request, args)}",
+                  file=sys.stderr)
+        else:
+            print(f"interrupted ({err}) before any trial started; nothing was kept: run the same command again",
+                  file=sys.stderr)
+        return interrupt.exit_code(err)
     finally:
         lock.release()
         if not request.resume and not finished:
             _remove_unstarted(request.spec)
+
+
+def _resume_command(request: Request, args) -> str:
+    command = f"python ablation/run.py --name {request.spec.name} --resume"
+    if args.storage != "runs":  # the default
+        command += f" --storage {runstore.redact(args.storage)}"
+    return command
 
 
 def _remove_unstarted(spec: StudySpec) -> None:
@@ -185,5 +209,15 @@ def _remove_unstarted(spec: StudySpec) -> None:
         runstore.remove_tree(spec.run_dir)
 
 
+def _main_in_a_pipe() -> int:
+    """main, where a reader that went away (`| head`) ends the output quietly instead of with a traceback."""
+    try:
+        return main()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at /dev/null so that flush cannot fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main_in_a_pipe())

@@ -28,8 +28,10 @@ from trainables.ledger import is_finished, ledger_location, read_all, trial_iden
 from trainables.trial import train_trial
 
 
-# The credentials of this study's storage URI (set by connect), shipped to every trial with its parameters.
-_STORAGE_SECRETS: dict[str, str] = {}
+# Storage credentials a trial may need. Ray Tune copies these from the driver's environment into every trial
+# actor's runtime environment, which Ray's runtime-env agent writes whole into the session logs
+# (ray/tune/execution/class_cache.py); they travel with the trial's parameters instead (object store, not logged).
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
 class ClusterError(RuntimeError):
@@ -97,15 +99,14 @@ def _trial_dirname(trial) -> str:
     return f"{_trial_name(trial)}_{trial.trial_id}"
 
 
-def connect(spec: StudySpec, secrets: dict[str, str] | None = None) -> None:
+def connect(spec: StudySpec) -> None:
     """Start or join Ray, then refuse resource requests the cluster can never satisfy (they would hang).
 
-    secrets: storage credentials taken out of the --storage URI. They never go into a runtime environment (Ray
-    writes that into its session logs): the driver holds them in its environment (a local cluster's workers
-    inherit it) and each trial gets them through the object store, with its data (see _trainable)."""
+    Storage credentials (those taken out of the --storage URI are in this process's environment) never go into a
+    runtime environment, which Ray writes into its session logs: each trial gets them through the object store,
+    with its data (see _trainable)."""
     _quiet_driver_environment(spec)
-    _STORAGE_SECRETS.clear()
-    _STORAGE_SECRETS.update(secrets or {})
+    _keep_credentials_out_of_runtime_environments()
     if not ray.is_initialized():
         if spec.address:
             _check_reachable(spec.address)
@@ -140,6 +141,12 @@ def check_address(address: str) -> None:
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in address):
         raise ValueError(f"--address {address!r} is not a Ray address; give {ADDRESS_FORM}")
+
+
+def _keep_credentials_out_of_runtime_environments() -> None:
+    from ray.tune.execution import class_cache
+
+    class_cache.ENV_VARS_TO_PROPAGATE = frozenset(class_cache.ENV_VARS_TO_PROPAGATE) - set(CREDENTIAL_VARIABLES)
 
 
 def _check_reachable(address: str) -> None:
@@ -181,8 +188,13 @@ def concurrent_slots(spec: StudySpec) -> int:
 def _trainable(spec: StudySpec, data: dict[int, ImageData], components: dict[str, str]):
     resources = {"cpu": spec.profile.cpus_per_trial, "gpu": spec.profile.gpus_per_trial}
     return tune.with_resources(tune.with_parameters(study_trial, data=data, store=spec.run_dir,
-                                                    components=components, secrets=dict(_STORAGE_SECRETS)),
+                                                    components=components, secrets=_credentials()),
                                resources)
+
+
+def _credentials() -> dict[str, str]:
+    """The storage credentials of the driver's environment (the URI's, or the user's own), for every trial."""
+    return {name: os.environ[name] for name in CREDENTIAL_VARIABLES if os.environ.get(name)}
 
 
 def _quiet_driver_environment(spec: StudySpec) -> None:

@@ -8,6 +8,7 @@ guarantee.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 import threading
@@ -56,8 +57,11 @@ def open_atomic(location: str | os.PathLike) -> Iterator[BinaryIO]:
     location = str(location)
     if is_local(location):
         path = Path(location)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        except OSError as err:
+            raise _write_error(path, err) from None
         try:
             with os.fdopen(fd, "wb") as handle:
                 yield handle
@@ -65,6 +69,9 @@ def open_atomic(location: str | os.PathLike) -> Iterator[BinaryIO]:
                 os.fsync(handle.fileno())
             os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the mode an ordinary file gets
             os.replace(tmp, path)
+        except OSError as err:
+            Path(tmp).unlink(missing_ok=True)
+            raise _write_error(path, err) from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -82,6 +89,17 @@ def open_atomic(location: str | os.PathLike) -> Iterator[BinaryIO]:
         with contextlib.suppress(OSError):
             fs.delete_file(tmp)
         raise
+
+
+FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _write_error(path: Path, err: OSError) -> "StorageError":
+    """A failed local write as one line; a full disk (or quota) says what to do, the old file is kept whole."""
+    if err.errno in FULL:
+        return StorageError(f"cannot write {path}: {err.strerror} (the disk or quota is full); the file is "
+                            "unchanged: free some space, then run the same command again (with --resume for a study)")
+    return StorageError(f"cannot write {path}: {err.strerror or _one_line(err)}")
 
 
 def write_atomic(location: str | os.PathLike, data: bytes | str) -> None:
