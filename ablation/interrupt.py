@@ -15,18 +15,30 @@ import signal
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-class StudyInterrupted(BaseException):
-    """Raised by the signal handler; a BaseException, so that no `except Exception` on the way out swallows it."""
+class StudyInterrupted(KeyboardInterrupt):
+    """Raised by the signal handler. A KeyboardInterrupt: no `except Exception` on the way out swallows it, and
+    Ray's C++ core, inside which the signal often lands (ray.wait), turns only a KeyboardInterrupt back into an
+    exception (any other becomes a SystemError); it then raises a plain KeyboardInterrupt, so the signal received
+    is kept here."""
 
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
+
+_received: list[int] = []
 
 
 def _raise(signum, frame) -> None:
     for each in SIGNALS:  # a second Ctrl-C must not break the shutdown in progress
         signal.signal(each, signal.SIG_IGN)
-    raise StudyInterrupted(signum)
+    _received.append(signum)
+    raise StudyInterrupted(signal.Signals(signum).name)
+
+
+def received() -> int:
+    """The signal that interrupted the study (SIGINT for a KeyboardInterrupt raised by Python itself)."""
+    return _received[0] if _received else signal.SIGINT
+
+
+def describe() -> str:
+    return signal.Signals(received()).name
 
 
 def install() -> None:
@@ -35,5 +47,5 @@ def install() -> None:
         signal.signal(each, _raise)
 
 
-def exit_code(err: StudyInterrupted) -> int:
-    return 128 + err.signum  # what a shell reports for a process ended by that signal
+def exit_code() -> int:
+    return 128 + received()  # what a shell reports for a process ended by that signal

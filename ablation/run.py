@@ -29,7 +29,8 @@ from ablation.spec import SPEC_FILE, SpecError, StudySpec
 def run(request: Request, args) -> int:
     import ray
 
-    from ablation.study import concurrent_slots, connect, study_data
+    from ablation.component_check import check_user_components
+    from ablation.study import concurrent_slots, connect, shared_settings, study_data, trial_entries
     from ablation.tune_first import TuningError, needs_tuning, run_tuning
     from ablation.waves import fit_pending, run_waves
     from search_spaces.designs import describe_choice
@@ -51,6 +52,7 @@ def run(request: Request, args) -> int:
                         f"{spec.data_fingerprint[:12]}, now {data.content_fingerprint[:12]}); resume with the "
                         "original data, or start a new study")
     spec = replace(spec, data_fingerprint=data.content_fingerprint)
+    check_user_components(spec, trial_entries(spec), shared_settings(spec), data.num_classes)
     started_ray = not ray.is_initialized()
     began = time.perf_counter()
     connect(spec)
@@ -180,15 +182,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return fail(f"cannot write {err.filename or 'a file'}: {err.strerror} (the disk or quota is full); free "
                     f"some space, then continue with: {_resume_command(request, args)}")
-    except interrupt.StudyInterrupted as err:
+    except KeyboardInterrupt:  # interrupt.StudyInterrupted, or what Ray raises in its place
         kept = set(runstore.list_names(request.spec.run_dir)) - {SPEC_FILE, runstore.lock.LOCK_FILE}
+        signame = interrupt.describe()
         if request.resume or kept:
-            print(f"interrupted ({err}): finished trials are kept; continue with: {_resume_command(request, args)}",
-                  file=sys.stderr)
+            print(f"interrupted ({signame}): finished trials are kept; continue with: "
+                  f"{_resume_command(request, args)}", file=sys.stderr)
         else:
-            print(f"interrupted ({err}) before any trial started; nothing was kept: run the same command again",
+            print(f"interrupted ({signame}) before any trial started; nothing was kept: run the same command again",
                   file=sys.stderr)
-        return interrupt.exit_code(err)
+        return interrupt.exit_code()
     finally:
         lock.release()
         if not request.resume and not finished:

@@ -116,6 +116,9 @@ FILE_CASES = [
         "components: []", _planted_component(t))), "give them again with --components (the study never imports", True),
     ("components-sys-exit", lambda t, s: ["--components", _components(t, "import sys\nsys.exit(0)\n")],
      "mine.py: loading it failed: it called sys.exit(0)", False),
+    ("components-apply-raises", lambda t, s: ["--components", _components(t, _RAISING), "--factors", "shortcut",
+                                              "always_fails"],
+     "component 'always_fails' fails at level True (its apply raised RuntimeError: broken on purpose)", False),
     ("data-two-empty-files", lambda t, s: ["--data", str(_empty_files(t / "d"))],
      "blank.png: empty file (0 bytes)", False),
     ("resume-seeds-edited-down", lambda t, s: _resume(s, lambda text: text.replace("seeds:\n- 0\n- 1\n",
@@ -132,6 +135,11 @@ CASES = _cli_cases() + FILE_CASES
 
 _REGISTERING = ("from trainables.components import Component, register\n"
                 "register(Component('mine_flag', (False, True), 'mf', False, recipe_field='label_smoothing'))\n")
+
+
+_RAISING = ("from trainables.components import Component, register\n"
+            "def fail(model, level):\n    if level:\n        raise RuntimeError('broken on purpose')\n"
+            "register(Component('always_fails', (False, True), 'af', False, apply=fail))\n")
 
 
 def _planted_component(tmp_path: Path) -> str:

@@ -62,12 +62,12 @@ def test_a_signal_stops_the_study_with_one_line_and_leaves_no_ray_process(signum
     storage = tmp_path / "runs"
     env = {**os.environ, "PYTHONPATH": str(REPO), "ABLATION_CACHE": str(tmp_path / "cache")}
     driver = subprocess.Popen([sys.executable, "ablation/run.py", "--profile", "smoke", "--factors", "shortcut",
-                               "--epochs", "25", "--cpus-per-trial", "1", "--name", "cut", "--storage",
+                               "--epochs", "4", "--cpus-per-trial", "1", "--name", "cut", "--storage",
                                str(storage), "--wandb", "disabled"], cwd=REPO, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     ledger = storage / "cut" / "ledger"
     try:
-        _wait_for(lambda: ledger.is_dir() and any(ledger.glob("*.json")) or driver.poll() is not None, 400,
+        _wait_for(lambda: ledger.is_dir() and any(ledger.glob("*.json")) or driver.poll() is not None, 500,
                   "the first finished trial")
         assert driver.poll() is None, driver.communicate()
         finished = {p.name: json.loads(p.read_text()) for p in ledger.glob("*.json")}
