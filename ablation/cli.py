@@ -6,6 +6,7 @@ what the user actually asked for.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from search_spaces.profiles import DEFAULT_PROFILE, PROFILES
@@ -74,6 +75,9 @@ def build_parser() -> OneLineParser:
                                                               "comes from WANDB_ENTITY)")
     p.add_argument("--verbose", action="store_true", help="also print Ray Tune's status table (every 30 s) and Ray's "
                                                           "INFO lines; by default one line per trial")
+    p.add_argument("--large-study", action="store_true",
+                   help="run a study above the size guard (trials x epochs over the concurrent slots; see "
+                        "ablation/size_guard.py)")
     p.add_argument("--no-report", action="store_true", help="write the result tables only, no report")
     p.add_argument("--min-effect", type=float, help="smallest effect of interest in percentage points, for the "
                                                     "report's planning and --until-settled (default 1)")
@@ -119,6 +123,13 @@ def given(args: argparse.Namespace, names) -> list[str]:
     return flags
 
 
+MAX_LINE = 400  # an error line longer than this is cut (a value the user typed can make any message long)
+
+
 def fail(message: str) -> int:
+    """The one error line of a refused request (exit code 2): huge numbers shortened, at most MAX_LINE."""
+    message = re.sub(r"\d{16,}", lambda m: f"{m.group()[:6]}...({len(m.group())} digits)", " ".join(message.split()))
+    if len(message) > MAX_LINE:
+        message = message[:MAX_LINE - 3] + "..."
     print(f"error: {message}", file=sys.stderr)
     return 2

@@ -41,6 +41,9 @@ def plan(args: argparse.Namespace) -> str:
     from analysis.reporting.plan_text import format_plan
     from analysis.stats.planning import plan_table
 
+    from ablation.request import check_planning_numbers
+
+    check_planning_numbers(args)
     if not args.name:
         raise ValueError("--plan needs the --name of a finished study (the pilot)")
     if args.resume or args.until_settled or args.fold_over is not None:

@@ -39,38 +39,59 @@ def _load_components(paths, digests: dict[str, str] | None = None
                      ) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
     """(path -> source, spec records {path, sha256}) for the user's component files, registered now.
 
-    digests: path -> the sha256 a resumed study recorded; a file whose source changed is refused before it runs."""
-    sources, records = {}, []
+    paths: ALWAYS the user's own command line (--components), never a path read from the storage folder.
+    digests: sha256 -> the path a resumed study recorded; on resume every file given must hold a source the study
+    started with, and every recorded one must be given, each checked before it runs."""
+    sources, records, seen = {}, [], set()
     for path in paths:
         absolute = str(Path(path).expanduser().resolve())
         source = read_components_file(absolute)
         digest = hashlib.sha256(source.encode()).hexdigest()
-        if digests is not None and digests.get(path) != digest:
-            raise ValueError(f"component file {path} changed since the study started; restore it (its trials would "
-                             "not be comparable) or start a new study")
+        if digests is not None and digest not in digests:
+            raise ValueError(f"component file {path} is not one study started with (its sha256 {digest[:12]} is "
+                             "not recorded in spec.yaml); give the files it started with, unchanged, or start a "
+                             "new study")
+        seen.add(digest)
         try:
             added = load_source(source, absolute)
-        except Exception as err:  # the user's code: where it failed, in one line
-            raise ValueError(f"--components {path}: loading it failed: {type(err).__name__}: "
-                             f"{' '.join(str(err).split())}") from None
+        except (Exception, SystemExit) as err:  # the user's code: where it failed, in one line (sys.exit too)
+            what = f"it called sys.exit({err.code!r})" if isinstance(err, SystemExit) else (
+                f"{type(err).__name__}: {' '.join(str(err).split())}")
+            raise ValueError(f"--components {path}: loading it failed: {what[:200]}") from None
         if not added:
             raise ValueError(f"--components {path}: the file registered no component (call "
                              "trainables.components.register(Component(...)))")
         sources[absolute] = source
         records.append({"path": absolute, "sha256": digest})
+    missing = sorted(path for digest, path in (digests or {}).items() if digest not in seen)
+    if missing:
+        raise ValueError(f"this study uses the component file(s) {', '.join(missing)}: give them again with "
+                         "--components (the study never imports code named by its storage folder; each file is "
+                         "checked against the sha256 it started with)")
     return sources, tuple(records)
+
+
+MAX_FRACTION_TEXT = 40  # longer than any fraction of the tables (1/2 ... 1/2^k), so never echoed whole
+
+
+def check_planning_numbers(args: argparse.Namespace) -> None:
+    """--min-effect (percentage points, as typed) and --power, for a study and for --plan alike."""
+    if args.min_effect is not None and not 0 < args.min_effect < 100:
+        raise ValueError(f"--min-effect must be in (0, 100) percentage points, got {args.min_effect:g}")
+    if args.power is not None and not 0 < args.power < 1:
+        raise ValueError(f"--power must be in (0, 1), got {args.power:g}")
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
     """Numbers the spec cannot see as given (a negative --seeds becomes an empty range)."""
+    check_planning_numbers(args)
+    if args.fraction is not None and len(args.fraction) > MAX_FRACTION_TEXT:
+        raise ValueError(f"--fraction {args.fraction[:20]}... ({len(args.fraction)} characters) is not a fraction "
+                         "of the tables; give 1/2, 1/4, 1/8, ... (or --resolution III, IV, V)")
     for flag in ("seeds", "epochs", "tune_trials", "tune_epochs", "tune_concurrency", "wave", "max_seeds"):
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
-    if args.min_effect is not None and not 0 < args.min_effect < 100:
-        raise ValueError(f"--min-effect must be in (0, 100) percentage points, got {args.min_effect}")
-    if args.power is not None and not 0 < args.power < 1:
-        raise ValueError(f"--power must be in (0, 1), got {args.power}")
     if not args.until_settled and not args.resume and (args.wave is not None or args.max_seeds is not None):
         raise ValueError(f"{' and '.join(given(args, ('wave', 'max_seeds')))} need --until-settled")
     if args.fraction is not None and args.resolution is not None:
@@ -81,6 +102,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
 
 def resolve(args: argparse.Namespace) -> Request:
     _check_numbers(args)
+    check_wandb_online(args.wandb)
     location, secrets = _storage(args)
     export_secrets(secrets)
     # First, with a time limit: everything below reads the storage, and a dead network would hang there.
@@ -114,6 +136,7 @@ def _new(args: argparse.Namespace, location: str, secrets: dict[str, str]) -> Re
                      wandb_project=args.wandb_project or "resnet-ablation",
                      max_failures=3 if args.max_failures is None else args.max_failures, components=records,
                      design=design, sequential=_sequential(args, seeds), tuning=_tuning_budget(args, profile.epochs))
+    _check_size(spec, args)
     return Request(spec=spec, resume=False, secrets=secrets, components=sources)
 
 
@@ -134,8 +157,9 @@ def _resume(args: argparse.Namespace, location: str, secrets: dict[str, str]) ->
         text = runstore.read_text(spec_path)
     except UnicodeDecodeError:
         raise SpecError(f"{runstore.redact(spec_path)} is not text; restore it or start a new study") from None
-    # The study's own components first: the spec names them among its factors.
-    sources = _saved_components(text)
+    # The study's components first (the spec names them among its factors), from the user's --components only:
+    # the spec says which digests are allowed, never which file to import.
+    sources = _load_components(args.components or [], digests=_saved_digests(text))[0]
     saved = StudySpec.from_yaml(text, where=runstore.redact(spec_path))
     changed = _changed_on_resume(args, saved)
     if changed:
@@ -174,32 +198,79 @@ def _resume(args: argparse.Namespace, location: str, secrets: dict[str, str]) ->
                    design=design, sequential=sequential,
                    wandb=args.wandb or saved.wandb, wandb_project=args.wandb_project or saved.wandb_project,
                    max_failures=saved.max_failures if args.max_failures is None else args.max_failures)
+    _check_ledger_seeds(spec, len(saved.seeds))
+    _check_size(spec, args)
     return Request(spec=spec, resume=True, secrets=secrets, components=sources, grown_from=grown_from)
 
 
-def _saved_components(text: str) -> dict[str, str]:
-    """Load the component files a saved spec lists (each must still hold the source it had); path -> source."""
+def _check_size(spec: StudySpec, args: argparse.Namespace) -> None:
+    """The size guard (ablation/size_guard.py) over every trial the study may reach."""
+    import math
+
+    from ablation.size_guard import check_study_size, local_slots
+
+    p = spec.profile
+    cells = len(spec.design["cells"]) if spec.design.get("cells") else math.prod(
+        len(levels) for levels in spec.factor_levels.values())
+    seeds = max(len(spec.seeds), spec.sequential.get("max_seeds", 0) if spec.sequential else 0)
+    check_study_size(cells * seeds, p.epochs, local_slots(p.cpus_per_trial, p.gpus_per_trial), args.large_study)
+
+
+def _check_ledger_seeds(spec: StudySpec, saved_seeds: int) -> None:
+    """A spec.yaml whose seeds were edited down would leave finished trials out of the tables and the report."""
+    import re
+
+    names = runstore.list_names(runstore.join(spec.run_dir, "ledger"))
+    recorded = [int(m.group(1)) for m in (re.fullmatch(r".+-s(\d+)\.json", n) for n in names) if m]
+    beyond = sorted({seed for seed in recorded if seed >= len(spec.seeds)})
+    if beyond:
+        raise ValueError(f"spec.yaml of study {spec.name!r} lists seeds 0..{saved_seeds - 1} but its ledger holds "
+                         f"finished trials of seed(s) {_some(beyond)}; restore spec.yaml's seeds (or give --seeds "
+                         f"{beyond[-1] + 1} to grow it): its finished trials would be left out of the tables")
+
+
+def _some(values: list, shown: int = 5) -> str:
+    return ", ".join(map(str, values[:shown])) + (", ..." if len(values) > shown else "")
+
+
+def check_wandb_online(mode: str | None) -> None:
+    """--wandb online needs an API key; without one wandb raises a UsageError deep inside the first trial."""
+    if mode != "online" or os.environ.get("WANDB_API_KEY"):
+        return
+    netrc = Path(os.environ.get("NETRC", "~/.netrc")).expanduser()
+    try:
+        if "api.wandb.ai" in netrc.read_text(errors="replace"):
+            return
+    except OSError:
+        pass
+    raise ValueError("--wandb online needs a W&B API key (WANDB_API_KEY, or `wandb login`); or use --wandb offline "
+                     "and `wandb sync` the run folder later")
+
+
+def _saved_digests(text: str) -> dict[str, str]:
+    """sha256 -> recorded path of the component files a saved spec lists (nothing is read or imported)."""
     import yaml
 
     try:
         records = (yaml.safe_load(text) or {}).get("components") or []
     except (yaml.YAMLError, AttributeError):
         return {}  # StudySpec.from_yaml says what is wrong with the file
-    saved = {str(r.get("path", "")): r.get("sha256") for r in records if isinstance(r, dict)} if isinstance(
-        records, list) else {}
-    return _load_components(list(saved), digests=saved)[0]
+    if not isinstance(records, list):
+        return {}
+    return {str(r.get("sha256")): str(r.get("path", "?")) for r in records if isinstance(r, dict)}
 
 
 def _changed_on_resume(args: argparse.Namespace, saved: StudySpec) -> list[str]:
     """The flags that fix what a study computes and were given with a value other than the saved one."""
     p = saved.profile
     saved_values = {"profile": p.name, "data": saved.data, "images": saved.images, "epochs": p.epochs,
-                    "factors": list(p.factors), "components": [c.get("path") for c in saved.components],
+                    "factors": list(p.factors),
                     "image_size": p.image_size, "width": p.width, "vary_split": p.vary_split}
-    asked = {"data": _path(args.data), "images": _path(args.images),
-             "components": [str(Path(c).expanduser().resolve()) for c in args.components or []] or None}
+    asked = {"data": _path(args.data), "images": _path(args.images)}
     changed = []
     for flag in (*FIXED_ON_RESUME, "vary_split"):
+        if flag == "components":
+            continue  # given again on resume, and checked by digest (_load_components)
         value = asked.get(flag, getattr(args, flag))
         if value is None or value is False:
             continue

@@ -20,6 +20,7 @@ from dataclasses import replace
 
 import runstore
 from ablation import console
+from ablation import interrupt
 from ablation.cli import fail, parse_args
 from ablation.plan import local_copy, plan
 from ablation.request import Request, resolve
@@ -29,7 +30,8 @@ from ablation.spec import SPEC_FILE, SpecError, StudySpec
 def run(request: Request, args) -> int:
     import ray
 
-    from ablation.study import concurrent_slots, connect, study_data
+    from ablation.component_check import check_user_components
+    from ablation.study import concurrent_slots, connect, shared_settings, study_data, trial_entries
     from ablation.tune_first import TuningError, needs_tuning, run_tuning
     from ablation.waves import fit_pending, run_waves
     from search_spaces.designs import describe_choice
@@ -51,9 +53,11 @@ def run(request: Request, args) -> int:
                         f"{spec.data_fingerprint[:12]}, now {data.content_fingerprint[:12]}); resume with the "
                         "original data, or start a new study")
     spec = replace(spec, data_fingerprint=data.content_fingerprint)
+    check_user_components(spec, trial_entries(spec), shared_settings(spec), data.num_classes)
     started_ray = not ray.is_initialized()
     began = time.perf_counter()
-    connect(spec, request.secrets)
+    connect(spec)
+    interrupt.install()  # again: ray.init replaced the SIGTERM handler
     # Only now: a study refused by the cluster leaves no spec behind (its folder is removed by main).
     runstore.write_atomic(runstore.join(spec.run_dir, SPEC_FILE), spec.to_yaml())
     print(f"design: {describe_choice(spec.design)}"
@@ -78,7 +82,8 @@ def run(request: Request, args) -> int:
         if started_ray:
             ray.shutdown()
     _timing(spec, trials, trained, wall, slots)
-    print(f"tables: {runstore.redact(spec.run_dir)}/results/trials.csv, .../results/epochs.csv")
+    print(f"tables: {runstore.redact(runstore.join(spec.run_dir, 'results', 'trials.csv'))}, "
+          ".../results/epochs.csv")
     if not args.no_report:
         print(f"report: {_report(spec, args)}")
     failed = int((trials.status != "completed").sum())
@@ -123,7 +128,7 @@ def _report(spec: StudySpec, args) -> str:
     if runstore.is_local(spec.run_dir):
         return str(path)
     runstore.upload_folder(local / "report", runstore.join(spec.run_dir, "report"))
-    return f"{runstore.redact(spec.run_dir)}/report/report.html"
+    return runstore.redact(runstore.join(spec.run_dir, "report", "report.html"))
 
 
 def _summary_run(spec: StudySpec, local) -> None:
@@ -164,18 +169,42 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, runstore.LockError) as err:
         return fail(runstore.redact(str(err)))
     if lock.replaced:
-        print(f"note: replaced the stale lock of pid {lock.replaced.get('pid')} (no longer running)", flush=True)
+        print(f"note: replaced the stale lock of pid {lock.replaced.get('pid')} (that driver is no longer running)",
+              flush=True)
     finished = False
+    interrupt.install()
     try:
         code = run(request, args)
         finished = True
         return code
     except (DataError, runstore.StorageError, ClusterError, SpecError) as err:
         return fail(runstore.redact(str(err)))
+    except OSError as err:
+        if err.errno not in runstore.files.FULL:
+            raise
+        return fail(f"cannot write {err.filename or 'a file'}: {err.strerror} (the disk or quota is full); free "
+                    f"some space, then continue with: {_resume_command(request, args)}")
+    except KeyboardInterrupt:  # interrupt.StudyInterrupted, or what Ray raises in its place
+        kept = set(runstore.list_names(request.spec.run_dir)) - {SPEC_FILE, runstore.lock.LOCK_FILE}
+        signame = interrupt.describe()
+        if request.resume or kept:
+            print(f"interrupted ({signame}): finished trials are kept; continue with: "
+                  f"{_resume_command(request, args)}", file=sys.stderr)
+        else:
+            print(f"interrupted ({signame}) before any trial started; nothing was kept: run the same command again",
+                  file=sys.stderr)
+        return interrupt.exit_code()
     finally:
         lock.release()
         if not request.resume and not finished:
             _remove_unstarted(request.spec)
+
+
+def _resume_command(request: Request, args) -> str:
+    command = f"python ablation/run.py --name {request.spec.name} --resume"
+    if args.storage != "runs":  # the default
+        command += f" --storage {runstore.redact(args.storage)}"
+    return command
 
 
 def _remove_unstarted(spec: StudySpec) -> None:
@@ -185,5 +214,15 @@ def _remove_unstarted(spec: StudySpec) -> None:
         runstore.remove_tree(spec.run_dir)
 
 
+def _main_in_a_pipe() -> int:
+    """main, where a reader that went away (`| head`) ends the output quietly instead of with a traceback."""
+    try:
+        return main()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at /dev/null so that flush cannot fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main_in_a_pipe())

@@ -29,6 +29,12 @@ from trainables.ledger import is_finished, ledger_location, read_all, trial_iden
 from trainables.trial import train_trial
 
 
+# Storage credentials a trial may need. Ray Tune copies these from the driver's environment into every trial
+# actor's runtime environment, which Ray's runtime-env agent writes whole into the session logs
+# (ray/tune/execution/class_cache.py); they travel with the trial's parameters instead (object store, not logged).
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
 class ClusterError(RuntimeError):
     """The cluster cannot run the study as asked (a user error: no GPU, too few CPUs on any node)."""
 
@@ -74,9 +80,10 @@ def study_data(spec: StudySpec) -> dict[int, ImageData]:
 
 
 def study_trial(config: dict[str, Any], data: dict[int, ImageData], store: str,
-                components: dict[str, str]) -> None:
-    """The Tune trainable: the user's components registered in this worker, the entry's values over the shared
-    settings, then one trial on its seed's data."""
+                components: dict[str, str], secrets: dict[str, str] | None = None) -> None:
+    """The Tune trainable: the storage credentials and the user's components in this worker, the entry's values
+    over the shared settings, then one trial on its seed's data."""
+    os.environ.update(secrets or {})  # before the trial touches the storage
     for label, source in components.items():
         load_source(source, label)
     shared = {key: value for key, value in config.items() if key != "trial"}
@@ -93,26 +100,25 @@ def _trial_dirname(trial) -> str:
     return f"{_trial_name(trial)}_{trial.trial_id}"
 
 
-def connect(spec: StudySpec, secrets: dict[str, str] | None = None) -> None:
+def connect(spec: StudySpec) -> None:
     """Start or join Ray, then refuse resource requests the cluster can never satisfy (they would hang).
 
-    secrets: storage credentials taken out of the --storage URI; the workers get them as environment variables
-    (Ray keeps a job's runtime environment in its own control store, not in the study's files)."""
+    Storage credentials (those taken out of the --storage URI are in this process's environment) never go into a
+    runtime environment, which Ray writes into its session logs: each trial gets them through the object store,
+    with its data (see _trainable)."""
     _quiet_driver_environment(spec)
-    runtime_env = {"env_vars": dict(secrets)} if secrets else None
+    _keep_credentials_out_of_runtime_environments()
     if not ray.is_initialized():
         if spec.address:
             _check_reachable(spec.address)
             try:
-                ray.init(address=spec.address, log_to_driver=False, runtime_env=runtime_env,
-                         logging_level=console.ray_logging_level())
+                ray.init(address=spec.address, log_to_driver=False, logging_level=console.ray_logging_level())
             except ConnectionError as err:
                 raise ClusterError(f"cannot join the Ray cluster at {spec.address!r}: "
                                    f"{str(err).splitlines()[0]}; is it running, and is its token in "
                                    "RAY_AUTH_TOKEN or ~/.ray/auth_token?") from None
         else:
-            ray.init(include_dashboard=False, log_to_driver=False, runtime_env=runtime_env,
-                     logging_level=console.ray_logging_level())
+            ray.init(include_dashboard=False, log_to_driver=False, logging_level=console.ray_logging_level())
     profile = spec.profile
     # Nodes that exist now, plus the node types the cluster launcher's autoscaler may still start: on a
     # `ray up` cluster with min_workers 0 no GPU node exists until trials ask for one.
@@ -136,6 +142,12 @@ def check_address(address: str) -> None:
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in address):
         raise ValueError(f"--address {address!r} is not a Ray address; give {ADDRESS_FORM}")
+
+
+def _keep_credentials_out_of_runtime_environments() -> None:
+    from ray.tune.execution import class_cache
+
+    class_cache.ENV_VARS_TO_PROPAGATE = frozenset(class_cache.ENV_VARS_TO_PROPAGATE) - set(CREDENTIAL_VARIABLES)
 
 
 def _check_reachable(address: str) -> None:
@@ -177,7 +189,13 @@ def concurrent_slots(spec: StudySpec) -> int:
 def _trainable(spec: StudySpec, data: dict[int, ImageData], components: dict[str, str]):
     resources = {"cpu": spec.profile.cpus_per_trial, "gpu": spec.profile.gpus_per_trial}
     return tune.with_resources(tune.with_parameters(study_trial, data=data, store=spec.run_dir,
-                                                    components=components), resources)
+                                                    components=components, secrets=_credentials()),
+                               resources)
+
+
+def _credentials() -> dict[str, str]:
+    """The storage credentials of the driver's environment (the URI's, or the user's own), for every trial."""
+    return {name: os.environ[name] for name in CREDENTIAL_VARIABLES if os.environ.get(name)}
 
 
 def _quiet_driver_environment(spec: StudySpec) -> None:

@@ -8,6 +8,7 @@ guarantee.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 import threading
@@ -17,7 +18,7 @@ from typing import BinaryIO, Iterator
 
 import pyarrow.fs as pafs
 
-from runstore.locations import filesystem, is_local, redact
+from runstore.locations import filesystem, is_local, join, redact
 
 
 class StorageError(ValueError):
@@ -56,8 +57,11 @@ def open_atomic(location: str | os.PathLike) -> Iterator[BinaryIO]:
     location = str(location)
     if is_local(location):
         path = Path(location)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        except OSError as err:
+            raise _write_error(path, err) from None
         try:
             with os.fdopen(fd, "wb") as handle:
                 yield handle
@@ -65,6 +69,9 @@ def open_atomic(location: str | os.PathLike) -> Iterator[BinaryIO]:
                 os.fsync(handle.fileno())
             os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the mode an ordinary file gets
             os.replace(tmp, path)
+        except OSError as err:
+            Path(tmp).unlink(missing_ok=True)
+            raise _write_error(path, err) from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -82,6 +89,17 @@ def open_atomic(location: str | os.PathLike) -> Iterator[BinaryIO]:
         with contextlib.suppress(OSError):
             fs.delete_file(tmp)
         raise
+
+
+FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _write_error(path: Path, err: OSError) -> "StorageError":
+    """A failed local write as one line; a full disk (or quota) says what to do, the old file is kept whole."""
+    if err.errno in FULL:
+        return StorageError(f"cannot write {path}: {err.strerror} (the disk or quota is full); the file is "
+                            "unchanged: free some space, then run the same command again (with --resume for a study)")
+    return StorageError(f"cannot write {path}: {err.strerror or _one_line(err)}")
 
 
 def write_atomic(location: str | os.PathLike, data: bytes | str) -> None:
@@ -195,4 +213,4 @@ def _one_line(err: BaseException) -> str:
 def upload_folder(local: Path, location: str) -> None:
     """Copy a local folder's files to a location (the report of a study kept on a URI), each atomically."""
     for file in sorted(p for p in Path(local).rglob("*") if p.is_file()):
-        write_atomic(f"{location.rstrip('/')}/{file.relative_to(local).as_posix()}", file.read_bytes())
+        write_atomic(join(location, *file.relative_to(local).parts), file.read_bytes())

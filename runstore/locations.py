@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import pyarrow.fs as pafs
 
@@ -32,7 +32,10 @@ def normalise(location: str | os.PathLike) -> str:
         return str(Path(location).expanduser().resolve())
     parsed = urlsplit(location)
     if parsed.scheme == "file":
-        return str(Path(parsed.path).resolve())
+        # file:///abs/path has an empty host; file://myruns (a relative path written as a URI) puts the first
+        # part of the path in the host slot, which must not be dropped (the study would land in the working folder)
+        host = "" if parsed.netloc in ("", "localhost") else parsed.netloc
+        return str(Path(unquote(host + parsed.path) or ".").expanduser().resolve())
     return location
 
 
@@ -51,9 +54,14 @@ def filesystem(location: str | os.PathLike) -> tuple[pafs.FileSystem, str]:
     return pafs.FileSystem.from_uri(location)
 
 
+# KEY:SECRET@ after a scheme: an AWS secret key may hold "/" (and "+"), so the secret runs to the last "@" of
+# the word, not to the first "/".
+_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)([^:/@\s'\"]+:[^\s'\"]*@|[^/@\s'\"]+@)")
+
+
 def redact(text: str) -> str:
     """`text` with every URI's user-info and secret query values replaced by ***."""
-    text = re.sub(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s'\"]+@", rf"\1{MASK}@", str(text))
+    text = _USERINFO.sub(rf"\1{MASK}@", str(text))
     names = "|".join(map(re.escape, SECRET_PARAMETERS))
     return re.sub(rf"([?&](?:{names})=)[^&\s'\"]*", rf"\1{MASK}", text, flags=re.IGNORECASE)
 
@@ -64,13 +72,15 @@ def split_credentials(location: str) -> tuple[str, dict[str, str]]:
     since it could not be used without writing it somewhere."""
     if is_local(location):
         return location, {}
-    parts = urlsplit(location)
     secrets: dict[str, str] = {}
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, netloc = netloc.rsplit("@", 1)
+    found = _USERINFO.match(location)
+    if found:  # taken out before urlsplit, which would cut a secret holding "/" at its "/"
+        userinfo = found.group(2)[:-1]
+        location = found.group(1) + location[found.end():]
         key, _, secret = userinfo.partition(":")
-        secrets["access_key"], secrets["secret_key"] = key, secret
+        secrets["access_key"], secrets["secret_key"] = unquote(key), unquote(secret)
+    parts = urlsplit(location)
+    netloc = parts.netloc
     query = []
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name.lower() in SECRET_PARAMETERS:

@@ -37,6 +37,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux /proc), or None where it cannot be read: with the
+    pid it names one process, so a pid reused by another process since the lock was written is told apart."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 class RunLock:
     def __init__(self, run_dir: str):
         self.run_dir = run_dir
@@ -46,7 +56,8 @@ class RunLock:
         self.replaced: dict | None = None  # the stale lock this one replaced, if any
 
     def _record(self) -> str:
-        return json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "token": self.token,
+        return json.dumps({"pid": os.getpid(), "pid_started": _start_time(os.getpid()),
+                           "host": socket.gethostname(), "token": self.token,
                            "since": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
     def _read(self) -> dict:
@@ -88,14 +99,21 @@ class RunLock:
         here = socket.gethostname()
         pid, host = owner.get("pid"), owner.get("host")
         where = redact(self.path)
-        if isinstance(pid, int) and host == here and not _alive(pid):
+        reused = owner.get("pid_started") is not None and isinstance(pid, int) and (
+            _start_time(pid) not in (None, owner["pid_started"]))
+        if isinstance(pid, int) and host == here and (not _alive(pid) or reused):
             remove(self.path)
             if self._create():
                 self.held, self.replaced = True, owner
                 return self
+        if not owner:
+            raise LockError(f"study folder {redact(self.run_dir)} has an empty or unreadable lock file {where} (a "
+                            "driver is taking it right now, or one was killed while taking it); if no driver uses "
+                            "this study, delete it")
         if isinstance(pid, int) and host == here:
             raise LockError(f"study folder {redact(self.run_dir)} is in use by another driver (pid {pid} on this "
-                            f"host, since {owner.get('since', '?')}); wait for it to finish or stop it")
+                            f"host, since {owner.get('since', '?')}); wait for it to finish or stop it. If pid {pid} "
+                            f"is not a driver of this study (a stale lock whose pid was reused), delete {where}")
         raise LockError(f"study folder {redact(self.run_dir)} is locked by pid {pid} on host {host!r} since "
                         f"{owner.get('since', '?')}; if no driver uses this study any more, delete {where}")
 

@@ -110,11 +110,60 @@ FILE_CASES = [
         "sequential: {}", "sequential: {start: 2, wave: 2, max_seeds: 6, min_effect: 0.02, schedule: [2, 4, 6]}"),
         ["--max-seeds", "8"]), "--max-seeds cannot change: study 'bad' runs until settled", True),
     ("resume-component-changed", lambda t, s: _resume(s, lambda text: text.replace(
-        "components: []", _changed_component(t))), "mine.py changed since the study started", True),
+        "components: []", _changed_component(t)), ["--components", _components(t, _REGISTERING)]),
+     "mine.py is not one study started with (its sha256", True),
+    ("resume-spec-names-a-file-to-import", lambda t, s: _resume(s, lambda text: text.replace(
+        "components: []", _planted_component(t))), "give them again with --components (the study never imports", True),
+    ("components-sys-exit", lambda t, s: ["--components", _components(t, "import sys\nsys.exit(0)\n")],
+     "mine.py: loading it failed: it called sys.exit(0)", False),
+    ("components-apply-raises", lambda t, s: ["--components", _components(t, _RAISING), "--factors", "shortcut",
+                                              "always_fails"],
+     "component 'always_fails' fails at level True (its apply raised RuntimeError: broken on purpose)", False),
+    ("data-two-empty-files", lambda t, s: ["--data", str(_empty_files(t / "d"))],
+     "blank.png: empty file (0 bytes)", False),
+    ("resume-seeds-edited-down", lambda t, s: _resume(s, lambda text: text.replace("seeds:\n- 0\n- 1\n",
+                                                                                  "seeds:\n- 0\n"), ledger=True),
+     "lists seeds 0..0 but its ledger holds finished trials of seed(s) 1", True),
+    ("resume-spec-a-list", lambda t, s: _resume(s, lambda text: "- name: bad\n- seeds: [0]\n"),
+     "spec.yaml is empty or not a mapping", True),
+    ("lock-empty", lambda t, s: _empty_lock(s), "empty or unreadable lock file", True),
     ("new-over-a-study", lambda t, s: _existing(s, "spec.yaml"), "already exists", True),
     ("new-over-other-files", lambda t, s: _existing(s, "notes.txt"), "is not a study (no spec.yaml)", True),
 ]
 CASES = _cli_cases() + FILE_CASES
+
+
+_REGISTERING = ("from trainables.components import Component, register\n"
+                "register(Component('mine_flag', (False, True), 'mf', False, recipe_field='label_smoothing'))\n")
+
+
+_RAISING = ("from trainables.components import Component, register\n"
+            "def fail(model, level):\n    if level:\n        raise RuntimeError('broken on purpose')\n"
+            "register(Component('always_fails', (False, True), 'af', False, apply=fail))\n")
+
+
+def _planted_component(tmp_path: Path) -> str:
+    """spec.yaml naming, with its true digest, a file someone with write access to the storage planted: resuming
+    without --components must not import it (the marker file it would write must never appear)."""
+    import hashlib
+
+    marker = tmp_path / "planted-ran"
+    path = _components(tmp_path, f"open({str(marker)!r}, 'w').write('ran')\n")
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return f"components:\n- path: {path}\n  sha256: {digest}"
+
+
+def _empty_files(root: Path) -> Path:
+    _tree(root)
+    (root / "cat" / "blank.png").write_bytes(b"")
+    (root / "dog" / "blank.png").write_bytes(b"")
+    return root
+
+
+def _empty_lock(storage: Path) -> list[str]:
+    _study(storage)
+    (storage / NAME / ".lock").write_text("")
+    return ["--resume", "--name", NAME]
 
 
 def _changed_component(tmp_path: Path) -> str:
@@ -158,8 +207,12 @@ def _corrupt(root: Path) -> Path:
     return root
 
 
-def _resume(storage: Path, edit, extra: list[str] | None = None) -> list[str]:
+def _resume(storage: Path, edit, extra: list[str] | None = None, ledger: bool = False) -> list[str]:
     _study(storage, edit)
+    if ledger:  # finished trials of both seeds, as a study that ran leaves them
+        (storage / NAME / "ledger").mkdir()
+        for seed in (0, 1):
+            (storage / NAME / "ledger" / f"shortcut=1-se=0-act=relu-s{seed}.json").write_text("{}")
     return ["--resume", "--name", NAME, *(extra or [])]
 
 
@@ -199,6 +252,7 @@ def test_bad_input_gives_one_line_exit_2_and_leaves_nothing(case, setup, expecte
     assert len(lines) == 1, lines
     assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
     assert "Traceback" not in lines[0]
+    assert not (tmp_path / "planted-ran").exists()  # no file named by the storage folder was imported
     if existed:
         assert _snapshot(storage) == before  # a resumed study's folder is left exactly as it was
     else:

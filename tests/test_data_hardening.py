@@ -326,3 +326,62 @@ def test_content_fingerprint_ignores_the_split_and_keys_the_cache(tmp_path, monk
     assert len(digits.content_fingerprint) == 64 and digits.content_fingerprint != digits.fingerprint
     assert load_data(size=8, split_seed=1).content_fingerprint == digits.content_fingerprint
     assert load_data(size=9).content_fingerprint != digits.content_fingerprint
+
+
+# --- perceptual duplicates, empty files, blank CSV rows ---------------------------------------------------------
+
+
+def _resave(source: Path, target: Path, **options) -> Path:
+    """The same picture as other bytes: PNG saved again with other compression, or re-encoded as JPEG."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    PIL.Image.open(source).save(target, **options)
+    assert target.read_bytes() != source.read_bytes()
+    return target
+
+
+def test_presplit_picture_resaved_into_val_is_dropped_from_val_and_reported(tmp_path):
+    root = tmp_path / "split"
+    _tree(root / "train", {"a": 3, "b": 3})
+    _tree(root / "val", {"a": 2, "b": 2}, seed=1000)
+    _resave(root / "train" / "a" / "img1.png", root / "val" / "a" / "resaved.png", compress_level=0)
+    _resave(root / "train" / "b" / "img0.png", root / "val" / "b" / "recoded.jpg", quality=98)
+    d = load_data(root, size=16, cache_dir=tmp_path / "cache")
+    assert d.train_labels.tolist() == [0, 0, 0, 1, 1, 1] and d.val_labels.tolist() == [0, 0, 1, 1]
+    (note,) = d.notes
+    assert note == ("2 perceptual duplicate image(s) dropped (the same picture as another file, stored as different "
+                    "bytes): val/a/resaved.png ~ train/a/img1.png, val/b/recoded.jpg ~ train/b/img0.png; 2 of them "
+                    "in val/ with a copy in train/, removed from val")
+
+
+def test_the_same_picture_under_two_labels_is_refused_naming_both(tmp_path):
+    root = _tree(tmp_path / "data", {"cat": 3, "dog": 3})
+    _resave(root / "cat" / "img2.png", root / "dog" / "wrong.jpg", quality=98)
+    message = _one_line_error(root, size=16, cache_dir=tmp_path / "cache")
+    assert str(root / "cat" / "img2.png") in message and str(root / "dog" / "wrong.jpg") in message
+    assert "perceptual duplicates" in message
+
+
+def test_flat_images_of_different_colours_are_not_duplicates(tmp_path):
+    """A hash alone calls two flat images the same; the pixels decide."""
+    root = tmp_path / "flat"
+    for c, label in enumerate(("red", "blue")):
+        for i in range(3):
+            (root / label).mkdir(parents=True, exist_ok=True)
+            PIL.Image.new("RGB", (12, 12), (200 - 60 * i, 30 * c, 100 * c + 20 * i)).save(root / label / f"{i}.png")
+    d = load_data(root, size=8, cache_dir=tmp_path / "cache")
+    assert len(d.train_labels) + len(d.val_labels) == 6 and d.notes == ()
+
+
+def test_empty_image_files_are_refused_as_empty_not_as_the_same_image(tmp_path):
+    root = _tree(tmp_path / "data", {"cat": 3, "dog": 3})
+    (root / "cat" / "blank.png").write_bytes(b"")
+    (root / "dog" / "blank.png").write_bytes(b"")
+    message = _one_line_error(root, size=8, cache_dir=tmp_path / "cache")
+    assert message.endswith("blank.png: empty file (0 bytes), not an image; remove it or copy the image again")
+
+
+def test_blank_rows_at_the_end_of_a_csv_are_skipped(tmp_path):
+    labels = _labels(tmp_path / "images", [])
+    labels.write_text(labels.read_text() + "\n,\n  ,  \n\n")
+    d = load_data(labels, size=8, cache_dir=tmp_path / "cache")
+    assert d.classes == ("x", "y") and len(d.train_labels) + len(d.val_labels) == 4

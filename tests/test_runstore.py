@@ -114,3 +114,26 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_a_lock_whose_pid_was_reused_is_stale_and_an_empty_one_is_explained(tmp_path):
+    """A lock names its driver by pid AND the pid's start time: a live process of that pid started later (the pid
+    was reused) does not hold the study. An empty lock file says what it is, not 'pid None on host None'."""
+    run_dir = tmp_path / "study"
+    run_dir.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run_dir / LOCK_FILE).write_text(json.dumps({"pid": other.pid, "pid_started": "1", "host": socket.gethostname(),
+                                                     "since": "earlier", "token": "x"}))
+        lock = runstore.RunLock(str(run_dir)).acquire()
+        assert lock.held and lock.replaced["pid"] == other.pid
+        assert json.loads((run_dir / LOCK_FILE).read_text())["pid"] == os.getpid()
+        lock.release()
+    finally:
+        other.kill()
+        other.wait()
+    (run_dir / LOCK_FILE).write_text("")
+    with pytest.raises(runstore.LockError) as err:
+        runstore.RunLock(str(run_dir)).acquire()
+    assert "empty or unreadable lock file" in str(err.value) and "None" not in str(err.value)
+    assert (run_dir / LOCK_FILE).read_text() == ""  # never removed on a guess

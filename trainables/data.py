@@ -14,6 +14,9 @@ is kept, the first in key order, so no image sits in both train and val. In a tr
 in train/: a val image with a copy in train is removed from val. What was dropped is in `ImageData.duplicates` and
 a one-line `ImageData.notes` entry. The same bytes under two DIFFERENT labels is a labelling error that no rule can
 settle (keeping one guesses the label, dropping both hides the mistake): a DataError naming both files.
+Perceptual duplicates (the same picture stored as different bytes: a PNG saved again, a JPEG re-encoded; the test
+is in trainables/perceptual.py) follow the same rule once decoded: the later copy is dropped (a val copy of a train
+image leaves val), with a note, and two copies under different labels are a DataError.
 
 Memory: the decoded tensor takes N x 3 x size x size bytes, and the train/val parts are copies of it, so a load
 needs about twice that. Before anything is hashed or decoded, a load whose tensor would exceed MEMORY_FRACTION of
@@ -51,6 +54,7 @@ from trainables.augment import IMAGENET_MEAN, IMAGENET_STD, crop_boxes, train_vi
 from trainables.image_files import (IMAGE_EXTENSIONS, DataError, ImageFile, drop_duplicates, duplicates_note,
                                     file_digests, in_order, one_line, read_csv, scan_tree)
 from trainables.progress import progress
+from trainables.perceptual import perceptual_duplicates
 
 __all__ = ["DIGITS", "DataError", "IMAGE_EXTENSIONS", "IMAGENET_MEAN", "IMAGENET_STD", "ImageData",
            "MAX_IMAGE_SIZE", "crop_boxes", "default_cache_dir", "load_data", "stratified_split", "train_views",
@@ -147,6 +151,7 @@ def load_data(path: str | os.PathLike | None = None, images: str | os.PathLike |
         _check_splittable(files, path, bool(duplicates))  # before decoding: a user error should not wait for it
     images_u8, key = _decoded(files, digests, size, Path(cache_dir) if cache_dir is not None else default_cache_dir(),
                               threads)
+    images_u8, files, notes = _drop_perceptual_duplicates(images_u8, files, notes, path, presplit)
     index = {label: i for i, label in enumerate(classes)}
     labels = torch.tensor([index[file.label] for file in files], dtype=torch.int64)
 
@@ -159,6 +164,29 @@ def load_data(path: str | os.PathLike | None = None, images: str | os.PathLike |
         fingerprint = _hash({"data": key, "split_seed": split_seed, "val_fraction": val_fraction})
     return _image_data(images_u8, labels, train_idx, val_idx, classes, str(path), fingerprint, key,
                        tuple((dropped.key, kept.key) for dropped, kept in duplicates), tuple(notes))
+
+
+def _drop_perceptual_duplicates(images: torch.Tensor, files: list, notes: list, path: Path, presplit: bool):
+    """The rule of trainables/perceptual.py: the later copy (a val copy of a train image) dropped, with a note."""
+    pairs = perceptual_duplicates(images)
+    if not pairs:
+        return images, files, notes
+    for later, earlier in pairs:
+        if files[later].label != files[earlier].label:
+            raise DataError(f"{files[earlier].path} (label {files[earlier].label!r}) and {files[later].path} (label "
+                            f"{files[later].label!r}) are the same picture (perceptual duplicates: equal image hash, "
+                            "pixels within re-encoding noise); give both the right label or remove one")
+    dropped = {later for later, _ in pairs}
+    shown = ", ".join(f"{files[later].key} ~ {files[earlier].key}" for later, earlier in pairs[:3])
+    note = (f"{len(pairs)} perceptual duplicate image(s) dropped (the same picture as another file, stored as "
+            f"different bytes): {shown}" + (", ..." if len(pairs) > 3 else ""))
+    across = sum(files[later].split == "val" and files[earlier].split == "train" for later, earlier in pairs)
+    if presplit and across:
+        note += f"; {across} of them in val/ with a copy in train/, removed from val"
+    keep = [i for i in range(len(files)) if i not in dropped]
+    if presplit and all(files[i].split == "train" for i in keep):
+        raise DataError(f"{path / 'val'}: every val image is a copy of a train image; add real validation images")
+    return images[keep], [files[i] for i in keep], [*notes, note]
 
 
 def stratified_split(labels, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

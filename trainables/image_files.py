@@ -99,7 +99,9 @@ def read_csv(csv_path: Path, image_dir: Path) -> list[ImageFile]:
                 raise DataError(f"{csv_path}: missing column {' and '.join(missing)}; expected a header "
                                 f"'filename,label' (found: {','.join(header)})")
             at_name, at_label = header.index("filename"), header.index("label")
-            rows = [(reader.line_num, _field(row, at_name), _field(row, at_label)) for row in reader if row]
+            # a row of blanks (a spreadsheet's trailing ",," or an empty last line) is no row
+            rows = [(reader.line_num, _field(row, at_name), _field(row, at_label)) for row in reader
+                    if any(field.strip() for field in row)]
     except (UnicodeDecodeError, csv.Error) as err:
         raise DataError(f"{csv_path}: not a readable UTF-8 CSV ({one_line(err)}); expected 'filename,label' rows")
     if not rows:
@@ -186,8 +188,11 @@ def _file_digest(file: Path) -> str:
         raise DataError(f"{file}: cannot be read ({err.strerror or one_line(err)}); fix its permissions or remove "
                         "it") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise DataError(f"{file}: not a regular file any more; only regular files are read, remove or rename it")
+        if info.st_size == 0:  # else every empty file is "the same image" as every other
+            raise DataError(f"{file}: empty file (0 bytes), not an image; remove it or copy the image again")
         with open(fd, "rb", closefd=False) as f:
             return hashlib.file_digest(f, "sha256").hexdigest()
     except OSError as err:

@@ -6,12 +6,15 @@ trials still have to run (a resumed or grown study trains only those), and the r
 so nothing a finished trial produced depends on Ray Tune's experiment snapshot (which lags the trials).
 
 A record that cannot be read (a truncated file after a power cut, a disk error) is set aside as
-`<run>/ledger/corrupt/<name>.<time>` with a warning, and its trial counts as not finished: it runs again. Records
+`<run>/ledger/corrupt/<name>.<time>` with a warning, and its trial counts as not finished: it runs again (from its
+checkpoint; one already at its last epoch writes the record again from the checkpoint's history). So is a record
+missing a field the tables read, or with an accuracy that is NaN or outside [0, 1] (a hand-edited file). Records
 are written atomically and durably (runstore), so a reader never sees half of one.
 """
 from __future__ import annotations
 
 import json
+import math
 import time
 import warnings
 
@@ -22,6 +25,7 @@ from trainables.config import TrialConfig
 LEDGER = "ledger"
 CORRUPT = "corrupt"
 RECORD_KEYS = ("config", "data", "history")
+ROW_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "params", "seconds")
 
 
 def trial_key(config_id: str, seed: int) -> str:
@@ -62,10 +66,24 @@ def write_record(location: str, key: str, record: dict) -> None:
     runstore.write_atomic(runstore.join(location, f"{key}.json"), json.dumps(record))
 
 
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _valid_row(row) -> bool:
+    """An epoch row the tables can use: every column they read, accuracies finite fractions in [0, 1] (a loss may
+    be NaN or infinite: a diverged trial is a result)."""
+    return (isinstance(row, dict) and all(k in row for k in ROW_KEYS)
+            and isinstance(row["epoch"], int) and not isinstance(row["epoch"], bool) and row["epoch"] >= 1
+            and all(_number(row[k]) and 0.0 <= row[k] <= 1.0 for k in ("train_acc", "val_acc"))
+            and _number(row["train_loss"]) and _number(row["val_loss"]) and _number(row["params"])
+            and _number(row["seconds"]) and math.isfinite(row["seconds"]) and row["seconds"] >= 0)
+
+
 def _valid(record) -> bool:
     return (isinstance(record, dict) and all(k in record for k in RECORD_KEYS)
             and isinstance(record["history"], list) and len(record["history"]) > 0
-            and all(isinstance(row, dict) and "epoch" in row and "val_acc" in row for row in record["history"]))
+            and all(_valid_row(row) for row in record["history"]))
 
 
 def _set_aside(location: str, name: str, why: str) -> None:
@@ -91,7 +109,7 @@ def read_record(location: str, key: str) -> dict | None:
         _set_aside(location, name, type(err).__name__)
         return None
     if not _valid(record):
-        _set_aside(location, name, "missing fields or an empty history")
+        _set_aside(location, name, "missing fields, an empty history, or an accuracy that is not a number in [0, 1]")
         return None
     return record
 

@@ -219,6 +219,11 @@ def train_trial(config: dict[str, Any], data: ImageData, reporter: LocalReporter
             write_record(ledger, key, {**identity, "trial_id": _tune_trial_id(), "history": history})
         if not reporter.report(metrics, state):
             return
+    if start_epoch >= cfg.epochs and history and ledger is not None:
+        # The checkpoint is at the last epoch but the ledger has no record (a truncated one was set aside): the
+        # record comes from the checkpoint's history, so the trial is finished without training anything.
+        write_record(ledger, key, {**identity, "trial_id": _tune_trial_id(), "history": history})
+        reporter.report(history[-1], None)
 
 
 def _placement() -> dict[str, str]:
