@@ -9,6 +9,8 @@ import argparse
 import re
 import sys
 
+from analysis.defaults import MAX_FAILURES, MAX_SEEDS, POWER, WAVE
+from analysis.results.schema import HEADLINE_METRICS
 from search_spaces.profiles import DEFAULT_PROFILE, PROFILES
 from search_spaces.tuning import DEFAULT_CONCURRENCY, DEFAULT_TRIALS
 from trainables.components import registry
@@ -66,7 +68,7 @@ def build_parser() -> OneLineParser:
                                                          "finished trials")
     p.add_argument("--cpus-per-trial", type=float, help="CPUs per trial (also its torch threads)")
     p.add_argument("--gpus-per-trial", type=float, help="GPUs per trial; 0.25 packs four trials on one GPU")
-    p.add_argument("--max-failures", type=int, help="retries of a failing trial from its checkpoint (default 3)")
+    p.add_argument("--max-failures", type=int, help=f"retries of a failing trial from its checkpoint (default {MAX_FAILURES})")
     p.add_argument("--address", help="join a running Ray cluster (auto or HOST:6379) instead of starting one")
     p.add_argument("--wandb", choices=["offline", "online", "disabled"],
                    help="W&B logging: offline files under the run folder (wandb sync later; the default), online, "
@@ -79,17 +81,22 @@ def build_parser() -> OneLineParser:
                    help="run a study above the size guard (trials x epochs over the concurrent slots; see "
                         "ablation/size_guard.py)")
     p.add_argument("--no-report", action="store_true", help="write the result tables only, no report")
+    p.add_argument("--metric", choices=HEADLINE_METRICS, default="final_val_acc",
+                   help="the report's headline response (default final_val_acc; every response is in its table)")
+    p.add_argument("--claims", metavar="FILE", help="a CSV of claims for the report to test (default: the original "
+                                                     "study's; columns id,text,response,kind,term,config_a,config_b,"
+                                                     "direction)")
     p.add_argument("--min-effect", type=float, help="smallest effect of interest in percentage points, for the "
                                                     "report's planning and --until-settled (default 1)")
     # Seeds on demand
     p.add_argument("--plan", action="store_true", help="read the finished study --name and print the seeds, trials "
                                                        "and compute needed to detect --min-effect; trains nothing")
-    p.add_argument("--power", type=float, help="power to plan for with --plan (default 0.8)")
+    p.add_argument("--power", type=float, help=f"power to plan for with --plan (default {POWER:g})")
     p.add_argument("--until-settled", action="store_true",
                    help="run in waves of --wave seeds per cell from --seeds, analysing after each, until every "
                         "term is resolved or shown smaller than --min-effect, or --max-seeds is reached")
-    p.add_argument("--wave", type=int, help="seeds per cell added by each wave of --until-settled (default 2)")
-    p.add_argument("--max-seeds", type=int, help="the seed budget of --until-settled (default 10)")
+    p.add_argument("--wave", type=int, help=f"seeds per cell added by each wave of --until-settled (default {WAVE})")
+    p.add_argument("--max-seeds", type=int, help=f"the seed budget of --until-settled (default {MAX_SEEDS})")
     # The tuning stage (ablation/tune_first.py)
     p.add_argument("--tune-first", action="store_true",
                    help="before the ablation, tune lr, weight decay and label smoothing for EVERY configuration "

@@ -35,8 +35,9 @@ def local_copy(run_dir: str) -> Path:
 
 def plan(args: argparse.Namespace) -> str:
     """The plan's text; ValueError (one line) for a missing study or one that cannot be planned from."""
-    from analysis.analyse import analyse
+    from analysis.study_analysis import analyse
     from analysis.results.load import load_study
+    from analysis.defaults import check_power, min_effect_fraction
     from analysis.results.side_files import read_timing
     from analysis.reporting.plan_text import format_plan
     from analysis.stats.planning import plan_table
@@ -53,7 +54,6 @@ def plan(args: argparse.Namespace) -> str:
     if not runstore.exists(runstore.join(run_dir, SPEC_FILE)):
         raise ValueError(f"nothing to plan from: no study {args.name!r} under {runstore.redact(location)}")
     local = local_copy(run_dir)
-    min_effect = (1.0 if args.min_effect is None else args.min_effect) / 100
-    power = 0.8 if args.power is None else args.power
+    min_effect, power = min_effect_fraction(args.min_effect), check_power(args.power)
     analysis = analyse(load_study(local), min_effect=min_effect)
     return format_plan(plan_table(analysis, min_effect, power, read_timing(local)))

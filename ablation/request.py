@@ -15,6 +15,7 @@ from pathlib import Path
 import runstore
 from ablation.cli import ALL_FACTORS, FIXED_ON_RESUME, given
 from ablation.spec import SPEC_FILE, SpecError, StudySpec, check_name
+from analysis.defaults import MAX_FAILURES, MAX_SEEDS, WANDB_PROJECT, WAVE, check_power, min_effect_fraction
 from search_spaces.designs import folded_design, fractional_design
 from search_spaces.profiles import DEFAULT_PROFILE, get_profile
 from search_spaces.tuning import DEFAULT_CONCURRENCY, DEFAULT_TRIALS
@@ -76,10 +77,12 @@ MAX_FRACTION_TEXT = 40  # longer than any fraction of the tables (1/2 ... 1/2^k)
 
 def check_planning_numbers(args: argparse.Namespace) -> None:
     """--min-effect (percentage points, as typed) and --power, for a study and for --plan alike."""
-    if args.min_effect is not None and not 0 < args.min_effect < 100:
-        raise ValueError(f"--min-effect must be in (0, 100) percentage points, got {args.min_effect:g}")
-    if args.power is not None and not 0 < args.power < 1:
-        raise ValueError(f"--power must be in (0, 1), got {args.power:g}")
+    min_effect_fraction(args.min_effect)
+    check_power(args.power)
+    if getattr(args, "claims", None) is not None:  # a bad claims file is refused before anything trains
+        from analysis.stats.claims import read_claims
+
+        read_claims(args.claims)
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
@@ -133,8 +136,8 @@ def _new(args: argparse.Namespace, location: str, secrets: dict[str, str]) -> Re
         args.fraction is not None or args.resolution is not None) else {}
     spec = StudySpec(name=name, storage=location, profile=profile, seeds=tuple(range(seeds)), data=_path(args.data),
                      images=_path(args.images), address=args.address, wandb=args.wandb or "offline",
-                     wandb_project=args.wandb_project or "resnet-ablation",
-                     max_failures=3 if args.max_failures is None else args.max_failures, components=records,
+                     wandb_project=args.wandb_project or WANDB_PROJECT,
+                     max_failures=MAX_FAILURES if args.max_failures is None else args.max_failures, components=records,
                      design=design, sequential=_sequential(args, seeds), tuning=_tuning_budget(args, profile.epochs))
     _check_size(spec, args)
     return Request(spec=spec, resume=False, secrets=secrets, components=sources)
@@ -186,7 +189,7 @@ def _resume(args: argparse.Namespace, location: str, secrets: dict[str, str]) ->
         design = folded_design(saved.design, saved.profile.factors, factor)
     if saved.sequential:
         asked = {"wave": args.wave, "max_seeds": args.max_seeds,
-                 "min_effect": None if args.min_effect is None else args.min_effect / 100}
+                 "min_effect": None if args.min_effect is None else min_effect_fraction(args.min_effect)}
         moved = [f"--{k.replace('_', '-')}" for k, v in asked.items() if v is not None and v != saved.sequential[k]]
         if moved:  # the looks and their level were fixed when the study started: changing them voids the rule
             raise ValueError(f"{', '.join(moved)} cannot change: study {name!r} runs until settled under the rule "
@@ -285,11 +288,11 @@ def _sequential(args: argparse.Namespace, start: int) -> dict:
         return {}
     from analysis.stats.sequential import looks
 
-    wave = 2 if args.wave is None else args.wave
-    max_seeds = 10 if args.max_seeds is None else args.max_seeds
+    wave = WAVE if args.wave is None else args.wave
+    max_seeds = MAX_SEEDS if args.max_seeds is None else args.max_seeds
     if max_seeds < start:
         raise ValueError(f"--max-seeds {max_seeds} is below the {start} seeds the study starts from")
-    min_effect = (1.0 if args.min_effect is None else args.min_effect) / 100
+    min_effect = min_effect_fraction(args.min_effect)
     return {"start": start, "wave": wave, "max_seeds": max_seeds, "min_effect": min_effect,
             "schedule": looks(start, wave, max_seeds)}
 

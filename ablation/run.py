@@ -116,14 +116,17 @@ def _timing(spec: StudySpec, trials, trained: list[dict], wall: float, slots: in
 def _report(spec: StudySpec, args) -> str:
     """Build the report from the tables and, with W&B on, the study's summary run; for a study on a URI, in a
     local copy whose report folder is then uploaded."""
+    from analysis.defaults import MIN_EFFECT, min_effect_fraction
     from analysis.report import build_report
+    from analysis.stats.claims import ORIGINAL_STUDY
 
-    chosen = args.min_effect if args.min_effect is not None else None
-    min_effect = chosen / 100 if chosen is not None else spec.sequential.get("min_effect", 0.01)
+    min_effect = (min_effect_fraction(args.min_effect) if args.min_effect is not None
+                  else spec.sequential.get("min_effect", MIN_EFFECT))
     local = local_copy(spec.run_dir)
     if not runstore.is_local(spec.run_dir):
         (local / SPEC_FILE).write_text(spec.to_yaml())
-    path = build_report(local, min_effect=min_effect)
+    path = build_report(local, metric=args.metric, min_effect=min_effect,
+                        claims=ORIGINAL_STUDY if args.claims is None else args.claims)
     _summary_run(spec, local)
     if runstore.is_local(spec.run_dir):
         return str(path)

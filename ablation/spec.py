@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 import runstore
+from analysis.defaults import MAX_FAILURES, WANDB_PROJECT
 from search_spaces.factors import get_factors
 from search_spaces.profiles import Profile
 from trainables.components import get as get_component
@@ -44,8 +45,8 @@ class StudySpec:
     images: str | None = None
     address: str | None = None
     wandb: str = "offline"
-    wandb_project: str = "resnet-ablation"
-    max_failures: int = 3
+    wandb_project: str = WANDB_PROJECT
+    max_failures: int = MAX_FAILURES
     # Fingerprint of the decoded data's content (not of its split); a resume refuses data that changed.
     data_fingerprint: str = ""
     # User component files (--components): [{"path": absolute path, "sha256": digest of its source}].

@@ -17,7 +17,7 @@ The layout, by role (each layer imports only those above it; tests/test_layering
     stats/        inference, numbers and typed results only: OLS, multiplicity, effects, Shapley, paired, power and
                   planning, the sequential rule, fractions' fit, the observed design, descriptive summaries, tuning,
                   fANOVA, the best configuration, cost, over the budget, Pareto
-    analyse.py    the Analysis: every statistic of one study, computed once
+    study_analysis.py  the Analysis: every statistic of one study, computed once (`analyse`)
     reporting/    words and pictures: number formats, the document, figures, the sections, --plan's text
     report.py     build_report and the command line (`python analysis/report.py RUN_DIR`)
     wandb_identity.py, wandb_summary.py   the study's W&B summary run (wandb imported only there)
@@ -32,7 +32,7 @@ import importlib
 
 _EXPORTS = {
     "load_study": "analysis.results.load", "Study": "analysis.results.load", "ResultsError": "analysis.results.load",
-    "analyse": "analysis.analyse", "Analysis": "analysis.analyse",
+    "analyse": "analysis.study_analysis", "Analysis": "analysis.study_analysis",
     "build_report": "analysis.report", "log_summary": "analysis.wandb_summary",
 }
 __all__ = sorted(_EXPORTS)

@@ -17,7 +17,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from analysis.analyse import analyse
+from analysis.study_analysis import analyse
 from analysis.defaults import MIN_EFFECT, MIN_EFFECT_PP, min_effect_fraction
 from analysis.reporting.build import EFFECT_COLUMNS, SHAPLEY_COLUMNS, build_document, write_report
 from analysis.reporting.tuning_section import analyse_tuning

@@ -21,11 +21,11 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.defaults import WANDB_PROJECT
 from analysis.results.side_files import read_report_table
 from analysis.results.spec_file import read_spec
 from analysis.wandb_identity import artifact_name, private_settings, study_tags, summary_run_id
 
-DEFAULT_PROJECT = "resnet-ablation"
 GROUP = "study-summary"
 JOB_TYPE = "analysis"
 # (report table, row key column, summary prefix, columns written as summary keys)
@@ -105,7 +105,7 @@ def log_summary(run_dir: str | Path, mode: str = "offline", project: str | None 
     results += [run_dir / "spec.yaml"] if (run_dir / "spec.yaml").is_file() else []
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        run = wandb.init(project=project or spec.get("wandb_project") or DEFAULT_PROJECT, id=run_id,
+        run = wandb.init(project=project or spec.get("wandb_project") or WANDB_PROJECT, id=run_id,
                          name=f"{study}-summary", group=GROUP, job_type=JOB_TYPE, tags=study_tags(study, profile),
                          config={"study": study, "profile": profile, "spec": spec}, dir=str(folder), mode=mode,
                          resume="allow", reinit="create_new", settings=private_settings())

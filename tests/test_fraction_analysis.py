@@ -19,7 +19,7 @@ import pytest
 
 from analysis.simulate import cells_outside, config_id, make_study, simulate, true_value
 
-from analysis.analyse import analyse
+from analysis.study_analysis import analyse
 from analysis.doe.coding import cell_levels
 from analysis.stats.model_design import cell_index, model_design
 from analysis.stats.effects import effect_contrasts, factorial_effects

@@ -74,7 +74,7 @@ def test_no_script_edits_sys_path():
 ANALYSIS_LAYERS = {  # subpackage: the analysis modules it may import besides itself
     "results": {"analysis.defaults"},
     "doe": {"analysis.defaults"},
-    "stats": {"analysis.defaults", "analysis.results", "analysis.doe", "analysis.analyse", "analysis.simulate"},
+    "stats": {"analysis.defaults", "analysis.results", "analysis.doe", "analysis.study_analysis", "analysis.simulate"},
 }
 NO_PROSE_LIBRARIES = {"matplotlib"}
 

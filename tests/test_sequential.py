@@ -22,7 +22,7 @@ from scipy import stats
 
 from analysis.simulate import DEFAULT_FACTORS, make_study, simulate, true_value
 
-from analysis.analyse import analyse
+from analysis.study_analysis import analyse
 from analysis.doe.coding import cell_levels, term_name, terms
 from analysis.stats.model_design import model_design
 from analysis.stats.multiplicity import ALPHA, holm

@@ -26,7 +26,7 @@ from analysis.stats.fanova import fanova_importance, fanova_vs_anova
 from analysis.stats.tuning import best_so_far, expected_max_table, tuned_table
 
 if TYPE_CHECKING:
-    from analysis.analyse import Analysis
+    from analysis.study_analysis import Analysis
 
 
 @dataclass
@@ -168,7 +168,7 @@ def _budget_points(n_max: int) -> list[int]:
 
 
 def analyse_tuning(a: Analysis, compare_dir: str | Path | None = None) -> TuningSection:
-    """The section's frames for an `analysis.analyse.Analysis` (and, optionally, a second study to compare)."""
+    """The section's frames for an `analysis.study_analysis.Analysis` (and, optionally, a second study to compare)."""
     study = a.study
     section = TuningSection(metric=a.metric)
     tuning = study.tuning

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.analyse import Analysis
+from analysis.study_analysis import Analysis
 from analysis.reporting.formats import DASH, interval, pp, pvalue
 from analysis.reporting.document import Document
 from analysis.stats.sequential import CONTINUE, NEGLIGIBLE, RESOLVED, UNSETTLED, describe_rule

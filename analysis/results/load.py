@@ -138,6 +138,8 @@ def order_levels(values: Sequence[Any], spec_levels: Sequence[Any] | None) -> tu
 def read_spec_levels(run_dir: Path) -> tuple[dict[str, list], list[str]]:
     """`factors: {name: [levels...]}` from RUN_DIR/spec.yaml, if present; (levels, notes)."""
     spec = read_spec(run_dir)
+    if spec.error and "not a mapping" in spec.error:  # a spec.yaml that is not the study's: refused, not guessed
+        raise ResultsError(f"{run_dir / 'spec.yaml'} is not a study spec: {spec.error}")
     if spec.error:
         return {}, [f"spec.yaml could not be read ({spec.error}); levels are ordered by the default rule"]
     return spec.factor_levels, []

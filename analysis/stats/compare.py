@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import pandas as pd
 
-from analysis.results.load import completed, level_key, load_study
+from analysis.results.load import ResultsError, completed, level_key, load_study
 from analysis.results.schema import TUNING_FILE
 from analysis.stats.effects import factorial_effects
 
 if TYPE_CHECKING:
-    from analysis.analyse import Analysis
+    from analysis.study_analysis import Analysis
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Comparison:
 
 
 def study_effects(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric: str) -> pd.DataFrame | None:
-    """The factorial effects of a study's completed runs, fitted as `analysis.analyse` fits this study's (None
+    """The factorial effects of a study's completed runs, fitted as `analysis.study_analysis` fits this study's (None
     where the design does not allow them)."""
     with warnings.catch_warnings():  # a degenerate study (no spread) warns; its NaNs say so
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -67,10 +67,10 @@ def compare_studies(a: Analysis, other_dir: str | Path) -> Comparison:
     if this_label == other_label:
         this_label, other_label = f"this study ({this_label})", f"other study ({other_label})"
     result = Comparison(other_dir=Path(other_dir), labels=(this_label, other_label))
-    if not same_factors(study.factors, other.factors):
-        result.notes.append(f"the two studies vary different factors or levels ({dict(study.factors)} vs "
-                            f"{dict(other.factors)})")
-        return result
+    if not same_factors(study.factors, other.factors):  # a side-by-side table of other terms would mislead
+        raise ResultsError(f"--compare {other_dir}: that study varies other factors or levels "
+                           f"({', '.join(other.factors) or 'none'}; this one: {', '.join(study.factors)}); "
+                           "compare studies of the same grid")
     other_effects = study_effects(other.trials, other.factors, a.metric)
     if a.effects is None or other_effects is None:
         which = "this study" if a.effects is None else str(other_dir)

@@ -1,6 +1,6 @@
 """Plan from a pilot: the seeds per cell an effect of interest needs, the trials that adds, and what they cost.
 
-From a finished study's analysis (analysis/analyse.py), two rows, one per noise level:
+From a finished study's analysis (analysis/study_analysis.py), two rows, one per noise level:
   - the residual sd of the effects' fit as observed, and its one-sided 80% upper confidence bound (chi-square:
     planning with it makes the count suffice for the true noise with probability >= 80%);
   - seeds per cell at which the family-wise rule resolves an effect of min_effect with the given power, tested at
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.analyse import Analysis
+from analysis.study_analysis import Analysis
 from analysis.defaults import PLANNING_CONFIDENCE, POWER
 from analysis.results.load import ResultsError, is_completed
 from analysis.stats.multiplicity import ALPHA

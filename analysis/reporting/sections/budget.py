@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.analyse import Analysis
+from analysis.study_analysis import Analysis
 from analysis.reporting import figures
 from analysis.reporting.document import Document
 from analysis.reporting.formats import interval, pp

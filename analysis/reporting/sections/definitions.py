@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-from analysis.analyse import Analysis
+from analysis.study_analysis import Analysis
 from analysis.reporting.document import Document
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.analyse import Analysis
+from analysis.study_analysis import Analysis
 from analysis.reporting import figures as plots
 from analysis.reporting.document import Document
 from analysis.reporting.formats import DASH, interval, pp, pvalue

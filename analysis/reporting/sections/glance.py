@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.analyse import Analysis
+from analysis.study_analysis import Analysis
 from analysis.reporting.document import Document
 from analysis.reporting.formats import interval, p_is, pp, pvalue, seeds_text
 from analysis.reporting.prose import BORDERLINE, gain_text, interval_words, per_cell, size

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.analyse import Analysis
+from analysis.study_analysis import Analysis
 from analysis.reporting.document import Document
 from analysis.reporting.formats import interval, pp, pvalue, seeds_text
 from analysis.reporting.prose import size, verdict

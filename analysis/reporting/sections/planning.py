@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.analyse import Analysis
+from analysis.study_analysis import Analysis
 from analysis.reporting.document import Document
 from analysis.reporting.formats import duration, seeds_text, trials_count
 from analysis.reporting.prose import per_cell, size
