@@ -25,7 +25,7 @@ from analysis.effects import ALPHA, holm, resolved
 from analysis.stats.noise_models import yates_weights
 
 FAIL_Z = 5.0
-MIN_SCALE = 0.005  # 0.5 pp: below this, accuracy steps on a small validation set are not "spread"
+MIN_SCALE = 0.01  # 1 pp: with FAIL_Z, a run must be at least 5 pp below its cell to count as failed
 MAD_TO_SD = 1.4826
 
 
