@@ -22,7 +22,7 @@ from analysis.simulate import DEFAULT_EFFECTS, DEFAULT_FACTORS, simulate
 from analysis.stats.config_interval import config_intervals
 from analysis.stats.noise_models import CEILING_EFFECTS, simulate_cells, true_contrast_sd
 from analysis.stats.paired_floor import floored_paired_comparison, floored_paired_t
-from analysis.stats.per_seed_effects import per_seed_effect_arrays, per_seed_effects
+from analysis.stats.per_seed_effects import per_seed_effect_arrays, per_seed_effects, seed_contrasts
 from analysis.stats.pooled_baseline import covers, pooled_effect_intervals
 from analysis.stats.seed_diagnostics import failed_runs, lowest_seed, seed_interaction
 from analysis.stats.term_planning import sd_upper_bounds, term_plan
@@ -234,3 +234,10 @@ def test_failed_trainings_bias_the_shortcut_effect_but_not_the_others(n_seeds):
     i = sim.term_names.index("shortcut")
     assert coverage[i] < {3: 0.92, 5: 0.80, 10: 0.30}[n_seeds]
     assert np.delete(coverage, i).min() >= 0.93 and np.delete(coverage, i).max() <= 0.99
+
+
+def test_a_term_with_no_spread_over_seeds_is_not_resolved():
+    values = np.tile(np.linspace(0.9, 0.97, 8), (1, 3, 1))  # three identical seeds: every contrast ties
+    a = per_seed_effect_arrays(values, F)
+    assert np.isnan(a.p_value).all() and np.isnan(a.ci_low).all() and not a.resolved.any()
+    assert np.allclose(a.estimate[0], seed_contrasts(values, F)[0, 0])

@@ -6,7 +6,9 @@ mean +- t(0.975, m - 1) sd_T / sqrt(m) with the term's OWN sd over seeds, the p-
 a term is resolved when its Holm-adjusted p (over the terms) is below alpha. Unlike the pooled residual of the
 OLS fit (analysis/effects.py), this stays honest when a seed moves some cells together (seed x configuration
 interaction: only the terms it touches get wider) and whatever the noise of each cell. Seeds missing a cell are
-left out (n_seeds says how many seeds the table rests on); under 2 complete seeds the intervals are NaN.
+left out (n_seeds says how many seeds the table rests on); under 2 complete seeds the intervals are NaN, and so
+are the se, interval and p of a term whose per-seed contrasts are all equal (no spread is no evidence: it is never
+"resolved" from zero observed spread).
 
 Moderated alternative (method="moderated"): limma's empirical Bayes (Smyth 2004) shrinks each term's variance
 towards a prior fitted to the m terms' variances, s~^2 = (d0 s0^2 + d s^2) / (d0 + d), on d0 + d df (capped at the
@@ -124,9 +126,9 @@ def per_seed_effect_arrays(values: np.ndarray, factors: Mapping[str, Sequence], 
         var, df = (sd ** 2, d) if method == "t" else moderated_variance(sd ** 2, d)
         df = np.broadcast_to(df, sd.shape)
         se = np.sqrt(var / n[:, None])
+        se = np.where(se > 0, se, np.nan)  # every seed gave the same contrast: no spread, so "cannot tell"
         half = stats.t.ppf(0.5 + confidence / 2, df) * se
         p = 2 * stats.t.sf(np.abs(estimate / se), df)
-        p = np.where(np.isfinite(se) & (se == 0), np.where(estimate == 0, 1.0, 0.0), p)
     p_holm = holm(p.T).T
     return EffectArrays(estimate, se, df, estimate - half, estimate + half, p, p_holm, resolved(p_holm, alpha), n,
                         sd)
