@@ -12,12 +12,12 @@ are the se, interval and p of a term whose per-seed contrasts are all equal (no 
 
 Moderated alternative (method="moderated"): limma's empirical Bayes (Smyth 2004) shrinks each term's variance
 towards a prior fitted to the m terms' variances, s~^2 = (d0 s0^2 + d s^2) / (d0 + d), on d0 + d df (capped at the
-pooled df m d). Measured (benchmarks/realistic_noise.py, 20000 studies per setting, coverage of the 95% interval,
-minimum over the 7 terms, 3 / 5 / 10 seeds):
-    per-term t:  additive 0.948 / 0.948 / 0.947, heteroscedastic 0.947 / 0.948 / 0.947,
-                 seed x shortcut 0.947 / 0.946 / 0.947, ceiling 0.946 / 0.947 / 0.946
-    moderated:   additive 0.948 / 0.947 / 0.947, heteroscedastic 0.947 / 0.948 / 0.947,
-                 seed x shortcut 0.706 / 0.614 / 0.539 (shortcut), ceiling 0.936 / 0.929 / 0.933
+pooled df m d). Measured (python benchmarks/realistic_noise.py --studies 20000; coverage of the 95% interval,
+minimum over the 7 terms, at 3 / 5 / 10 seeds; docs/statistics_realistic_noise.md):
+    per-term t:  additive 0.948 / 0.949 / 0.948, heteroscedastic 0.947 / 0.949 / 0.948,
+                 seed x shortcut 0.948 / 0.947 / 0.947, ceiling 0.947 / 0.947 / 0.947
+    moderated:   additive 0.950 / 0.947 / 0.950, heteroscedastic 0.936 / 0.944 / 0.946,
+                 seed x shortcut 0.781 / 0.883 / 0.920 (shortcut), ceiling 0.919 / 0.914 / 0.913 (shortcut)
 Moderation borrows the other terms' variance, which is wrong exactly where a seed moves the plain cells: the
 default is the per-term t ("t").
 """
