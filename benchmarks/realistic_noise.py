@@ -1,7 +1,7 @@
 """Before -> after error rates of the effect intervals, sd bounds, paired comparisons and configuration intervals
 under the realistic noise models of analysis/stats/noise_models.py, at 3, 5 and 10 seeds (markdown tables).
 
-Before: the report's current methods (pooled OLS residual, analysis/effects.py; one sd bound; paired_comparison's
+Before: the report's current methods (pooled OLS residual, analysis/stats/effects.py; one sd bound; paired_comparison's
 p = 0 for tied differences; the plain t interval per configuration). After: analysis/stats/ (per-seed t, its
 moderated variant for comparison, per-term sd bounds, the floored paired t, the near-ceiling interval).
 
@@ -13,9 +13,9 @@ import argparse
 
 import numpy as np
 
-from analysis.aggregate import mean_ci
-from analysis.effects import holm
-from analysis.paired import COMPARISONS, paired_comparison
+from analysis.stats.descriptive import mean_ci
+from analysis.stats.effects import holm
+from analysis.stats.paired import COMPARISONS, paired_comparison
 from analysis.simulate import DEFAULT_EFFECTS, DEFAULT_FACTORS
 from analysis.stats.config_interval import config_intervals
 from analysis.stats.noise_models import CEILING_EFFECTS, MODELS, simulate_cells, true_contrast_sd
@@ -91,7 +91,7 @@ def ceiling_rows(studies: int, rng: np.random.Generator) -> list[str]:
             v = simulate_cells("ceiling", n, studies, {}, rng, mu=mu).values
             new = np.array([floored_paired_t(v[:, :, NAMED_CELL[x]], v[:, :, NAMED_CELL[y]])["p_t"]
                             for x, y in COMPARISONS])
-            few = v[: min(studies, 1000)]  # the old rule one study at a time, through analysis/paired.py
+            few = v[: min(studies, 1000)]  # the old rule one study at a time, through analysis/stats/paired.py
             old = np.array([[paired_comparison(s[:, NAMED_CELL[x]], s[:, NAMED_CELL[y]])["p_t"]
                              for x, y in COMPARISONS] for s in few]).T
             x = v[:, :, 0]

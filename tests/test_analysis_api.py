@@ -15,7 +15,7 @@ def test_the_docstring_example_runs_on_a_real_run_folder(tmp_path):
     run = tmp_path / "grid"
     shutil.copytree(GOLDEN / "grid", run)
     study = analysis.load_study(run)
-    result = analysis.study_analysis(study, metric="final_val_acc")
+    result = analysis.analyse(study, metric="final_val_acc")
     assert list(result.effects["term"])[:3] == list(study.factors)  # main effects first, in factor order
     assert analysis.build_report(run) == run / "report" / "report.html"
     assert (run / "report" / "effects.csv").is_file()

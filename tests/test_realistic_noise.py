@@ -14,10 +14,10 @@ import functools
 import numpy as np
 import pytest
 
-from analysis.aggregate import mean_ci
-from analysis.design import cell_index
-from analysis.effects import factorial_effects, holm
-from analysis.paired import COMPARISONS, paired_comparison
+from analysis.stats.descriptive import mean_ci
+from analysis.stats.model_design import cell_index
+from analysis.stats.effects import factorial_effects, holm
+from analysis.stats.paired import COMPARISONS, paired_comparison
 from analysis.simulate import DEFAULT_EFFECTS, DEFAULT_FACTORS, simulate
 from analysis.stats.config_interval import config_intervals
 from analysis.stats.noise_models import CEILING_EFFECTS, simulate_cells, true_contrast_sd
@@ -76,7 +76,7 @@ def test_resolved_controls_the_family_wise_error_of_the_null_terms(model, n_seed
 
 @pytest.mark.parametrize("n_seeds", SEEDS)
 def test_the_pooled_residual_fails_when_a_seed_moves_the_plain_cells(n_seeds):
-    """The report's current intervals (analysis/effects.py's pooled OLS) cover shortcut ~0.55 under seed x
+    """The report's current intervals (analysis/stats/effects.py's pooled OLS) cover shortcut ~0.55 under seed x
     shortcut noise, while the per-seed ones on the same studies hold 0.95 (the test above)."""
     sim = simulate_cells("seed_x_shortcut", n_seeds, STUDIES, DEFAULT_EFFECTS, 30 + n_seeds)
     c = pooled_effect_intervals(sim.values, F)
@@ -162,7 +162,7 @@ def test_floored_paired_comparisons_never_resolve_from_ties_near_the_ceiling(n_s
                       for x, y in COMPARISONS])
         assert (holm(p) < 0.05).any(axis=0).mean() <= FWER_BOUND
     if n_seeds == 3:
-        v = v[:300]  # the old rule through analysis/paired.py itself, one study at a time
+        v = v[:300]  # the old rule through analysis/stats/paired.py itself, one study at a time
         old = np.array([[paired_comparison(s[:, NAMED_CELL[x]], s[:, NAMED_CELL[y]])["p_t"] for x, y in COMPARISONS]
                         for s in v]).T
         assert (holm(old) < 0.05).any(axis=0).mean() > 0.05

@@ -1,7 +1,7 @@
 """Simulated per-seed cell values of a 2^k factorial under the noise that real trainings show, with known truth.
 
 Values are an array (studies, seeds, cells) of accuracies (fractions in [0, 1]); cells in bit-mask order
-(analysis/design.py: bit i set = factor i at its second level). The true value of a cell is simulate.py's
+(analysis/stats/model_design.py: bit i set = factor i at its second level). The true value of a cell is simulate.py's
 `true_value`: mu + sum_T (E_T / 2) prod_{f in T} x_f, x = -1 / +1, so E_T is the term's Yates effect.
 
 Noise models (MODELS), each one seed-block study after another:
@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from analysis.design import cell_levels, coded_columns, term_name, terms
+from analysis.doe.coding import cell_levels, coded_columns, term_name, terms
 from analysis.simulate import DEFAULT_FACTORS, true_value
 
 MODELS = ("additive", "heteroscedastic", "seed_x_shortcut", "ceiling", "failures")

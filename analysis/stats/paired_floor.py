@@ -1,6 +1,6 @@
 """A paired comparison that never resolves from zero observed spread.
 
-analysis/paired.py's paired_comparison gives p = 0 (resolved, interval [d, d]) when every seed's difference is the
+analysis/stats/paired.py's paired_comparison gives p = 0 (resolved, interval [d, d]) when every seed's difference is the
 same, which happens near 100% accuracy on a small validation set (3% of null studies at 3 seeds). Here the sd of
 the differences is floored at the binomial sd of a difference of two accuracies on n_val images,
 sqrt(sd_a^2 + sd_b^2) with each from its pooled error rate plus a pseudo error (analysis/stats/config_interval.py:
@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
-from analysis.paired import paired_comparison
+from analysis.stats.paired import paired_comparison
 from analysis.stats.config_interval import CEILING, binomial_sd
 from analysis.stats.noise_models import N_VAL
 
@@ -53,7 +53,7 @@ def floored_paired_t(a: np.ndarray, b: np.ndarray, n_val: int = N_VAL, confidenc
 def floored_paired_comparison(a: Sequence[float], b: Sequence[float], n_val: int = N_VAL,
                               confidence: float = 0.95, ceiling: float = CEILING) -> dict[str, float]:
     """paired_comparison(a, b)'s statistics of b - a with the floored sd in ci_low, ci_high, t and p_t, plus
-    sd_floor, sd_used and floored (whether the floor set them). A drop-in for analysis.paired.paired_comparison
+    sd_floor, sd_used and floored (whether the floor set them). A drop-in for analysis.stats.paired.paired_comparison
     (one more argument: the validation set's size)."""
     out = paired_comparison(a, b, confidence)
     if out["n"] < 2:

@@ -4,7 +4,7 @@ Each seed with a run in every cell gives one value of every term's effect from i
 cancels: each contrast's weights sum to 0). The estimate is their mean over the m complete seeds, the interval
 mean +- t(0.975, m - 1) sd_T / sqrt(m) with the term's OWN sd over seeds, the p-value two-sided on m - 1 df, and
 a term is resolved when its Holm-adjusted p (over the terms) is below alpha. Unlike the pooled residual of the
-OLS fit (analysis/effects.py), this stays honest when a seed moves some cells together (seed x configuration
+OLS fit (analysis/stats/effects.py), this stays honest when a seed moves some cells together (seed x configuration
 interaction: only the terms it touches get wider) and whatever the noise of each cell. Seeds missing a cell are
 left out (n_seeds says how many seeds the table rests on); under 2 complete seeds the intervals are NaN, and so
 are the se, interval and p of a term whose per-seed contrasts are all equal (no spread is no evidence: it is never
@@ -31,9 +31,10 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from analysis.design import model_design, term_name, terms
-from analysis.effects import ALPHA, holm, resolved
-from analysis.shapley import MIN_SEEDS, per_seed_method, seed_cell_values
+from analysis.doe.coding import term_name, terms
+from analysis.stats.model_design import model_design
+from analysis.stats.effects import ALPHA, holm, resolved
+from analysis.stats.shapley import MIN_SEEDS, per_seed_method, seed_cell_values
 from analysis.stats.noise_models import yates_weights
 
 METHODS = ("t", "moderated")
@@ -143,7 +144,7 @@ def per_seed_effects(runs: pd.DataFrame, factors: Mapping[str, Sequence], metric
     """Every term's effect of a full 2^k study from per-seed contrasts over the seeds with a run in every cell.
 
     runs: one row per run (factor columns, seed, metric; a status column keeps completed rows), as for
-    analysis.effects.factorial_effects; ValueError (one line) when a cell has no run at all."""
+    analysis.stats.effects.factorial_effects; ValueError (one line) when a cell has no run at all."""
     design = model_design(runs, factors, metric)
     values = seed_cell_values(design).T[None]  # (1, seeds, cells)
     a = per_seed_effect_arrays(values, factors, method, confidence, alpha)

@@ -1,15 +1,15 @@
-"""The report's current effect intervals (pooled residual of the OLS fit with seed blocks, analysis/effects.py) on
+"""The report's current effect intervals (pooled residual of the OLS fit with seed blocks, analysis/stats/effects.py) on
 simulated (studies, seeds, cells) arrays, so that the realistic-noise simulations can measure them beside the
-per-seed ones. One QR decomposition fits every study (analysis/linear_model.py)."""
+per-seed ones. One QR decomposition fits every study (analysis/stats/ols.py)."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from analysis.design import ModelDesign, model_design
-from analysis.effects import effect_contrasts
-from analysis.linear_model import Contrasts, contrasts, fit_ols
+from analysis.stats.model_design import ModelDesign, model_design
+from analysis.stats.effects import effect_contrasts
+from analysis.stats.ols import Contrasts, contrasts, fit_ols
 from analysis.simulate import simulate
 
 METRIC = "final_val_acc"

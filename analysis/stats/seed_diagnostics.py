@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy import stats
 
-from analysis.effects import ALPHA, holm, resolved
+from analysis.stats.effects import ALPHA, holm, resolved
 from analysis.stats.noise_models import yates_weights
 
 FAIL_Z = 5.0

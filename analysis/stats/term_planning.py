@@ -4,9 +4,9 @@ that term needs.
 A term's per-seed contrast (analysis/stats/per_seed_effects.py) has its own sd: a seed that moves the plain cells
 together widens the shortcut term only, so one "noise of the study" number plans the other terms with the wrong
 noise. Here each term gets sd_T over the m complete seeds (m - 1 df), the one-sided upper bound
-sd_T sqrt((m - 1) / chi2(0.20, m - 1)) (analysis/power.py: sd_upper_bound), and seeds_needed: the smallest n with
+sd_T sqrt((m - 1) / chi2(0.20, m - 1)) (analysis/stats/power.py: sd_upper_bound), and seeds_needed: the smallest n with
 power 0.8 for |effect| = min_effect in a two-sided t test at alpha / terms (Holm's bound), se = sd_upper / sqrt(n)
-on n - 1 df (analysis/power.py: paired_se_at, seeds_needed).
+on n - 1 df (analysis/stats/power.py: paired_se_at, seeds_needed).
 
 The bound's stated level holds for normal contrasts. Measured (python benchmarks/realistic_noise.py --studies
 20000): P(true sd_T <= bound) over the 7 terms at 3 / 5 / 10 seeds: 0.79-0.81 in additive, heteroscedastic and
@@ -17,13 +17,12 @@ failed trainings 0.77-0.86. The one pooled sd for every term held 0.71-0.74 with
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from analysis.effects import ALPHA
-from analysis.power import PLANNING_CONFIDENCE, POWER, paired_se_at, sd_upper_bound, seeds_needed
+from analysis.stats.effects import ALPHA
+from analysis.stats.power import PLANNING_CONFIDENCE, POWER, paired_se_at, sd_upper_bound, seeds_needed
 from analysis.stats.per_seed_effects import PerSeedEffects
 
 
