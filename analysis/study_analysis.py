@@ -33,6 +33,8 @@ from analysis.stats.power import effect_planning, factorial_seeds_needed, sd_upp
 from analysis.stats.responses import MoreResponses, more_responses
 from analysis.stats.claims_check import check_claims
 from analysis.stats.dispersion import dispersion_effects
+from analysis.stats.per_seed_effects import per_seed_effects
+from analysis.stats.term_planning import term_plan
 from analysis.stats.shapley import is_per_seed, per_seed_attribution_table, per_seed_gain_summary
 
 
@@ -80,6 +82,7 @@ class Analysis:
     marginal: pd.DataFrame | None = None
     interactions: pd.DataFrame | None = None
     more: MoreResponses | None = None  # every response's effects, the best configuration, epochs, cost
+    term_noise: pd.DataFrame | None = None  # per term: sd of its per-seed contrast, its upper bound, seeds needed
     dispersion: pd.DataFrame | None = None  # each term's effect on the seed-to-seed spread (sd ratio, Holm)
     claims: pd.DataFrame | None = None  # the claims' verdicts (analysis/stats/claims_check.py)
     missing: list[str] = field(default_factory=list)  # (cell, seed) runs absent from the fit
@@ -163,10 +166,18 @@ def analyse(study: Study, metric: str = "final_val_acc", min_effect: float = MIN
         result.skipped.append(f"factorial effects, Shapley attribution and planning: {err}")
         return result
     result.runs, result.design, result.fit = runs, design, fit
-    result.more = more_responses(trials, study.epochs, factors, metric, design.model_terms)
+    # dispersion and cost effects are per-seed contrasts over the full grid: a fraction has neither (its model
+    # section says what it can estimate)
+    full_grid = result.fractional is None
+    result.more = more_responses(trials, study.epochs, factors, metric, design.model_terms, costs=full_grid)
     result.skipped += list(result.more.skipped)
+    if result.fractional is None:
+        try:
+            result.term_noise = term_plan(per_seed_effects(runs, factors, metric), min_effect).frame()
+        except ValueError as err:
+            result.skipped.append(f"noise per term: {err}")
     try:
-        result.dispersion = dispersion_effects(trials, factors, metric)
+        result.dispersion = dispersion_effects(trials, factors, metric) if full_grid else None
     except ValueError as err:
         result.skipped.append(f"dispersion effects: {err}")
     if claims is not None and len(claims):
@@ -178,12 +189,13 @@ def analyse(study: Study, metric: str = "final_val_acc", min_effect: float = MIN
     run_cells = None if result.fractional is None else result.observed.cells
     result.missing = missing_runs(trials, factors, metric, run_cells)
     if result.fractional is None:
-        result.effects = with_aliases(effects_table(design, fit), [""] * design.n_terms)
+        result.effects = with_aliases(per_seed_intervals(effects_table(design, fit), runs, factors, metric),
+                                      [""] * design.n_terms)
         result.shapley = per_seed_attribution_table(design, fit)
         result.gain = per_seed_gain_summary(design, fit)
     else:
         f = result.fractional
-        result.effects, result.shapley, result.gain = f.effects, f.shapley, f.gain
+        result.effects, result.shapley, result.gain = f.effects.assign(method="pooled t (the fraction's fit)"), f.shapley, f.gain
         result.skipped += list(f.skipped)
     if result.missing:
         unequal = ("; in a fraction, unequal runs per cell leave the estimates unbiased under its assumption, but an "
@@ -206,6 +218,26 @@ def analyse(study: Study, metric: str = "final_val_acc", min_effect: float = MIN
         result.skipped.append("intervals, p-values and planning of the effects and Shapley values: the fit has no "
                               "residual degrees of freedom (one seed per cell gives no estimate of the noise)")
     return result
+
+
+def per_seed_intervals(pooled: pd.DataFrame, runs: pd.DataFrame, factors, metric: str) -> pd.DataFrame:
+    """The effects' intervals, p-values and Holm from each seed's own contrast (t over the seeds with a run in every
+    cell, n - 1 df): exact for normal per-seed contrasts whatever the seed x configuration interaction and the
+    cells' variances. Estimate and interval then come from the same complete seeds (a seed missing a cell is left
+    out of the effects, and said so); with fewer than 2 complete seeds, or a term whose per-seed contrasts all tie,
+    the pooled fit's estimate and interval stay, labelled in `method`."""
+    per = per_seed_effects(runs, factors, metric).frame().set_index("term")
+    out = pooled.assign(method="pooled t (residual sd, seed blocks)")
+    usable = out["term"].map(lambda t: t in per.index and np.isfinite(per.loc[t, "se"]))
+    if not usable.any():
+        return out
+    rows = out.index[usable]
+    for column in ("estimate", "se", "df", "ci_low", "ci_high", "p_value", "p_holm", "resolved", "method"):
+        out[column] = out[column].astype(object) if column in ("resolved", "method") else out[column]
+        out.loc[rows, column] = [per.loc[t, column] for t in out.loc[rows, "term"]]
+    out["n_seeds"] = np.where(usable, out["term"].map(lambda t: per["n_seeds"].get(t, np.nan)), out["n_seeds"])
+    out["resolved"] = out["resolved"].astype(bool)
+    return out
 
 
 def _observe(study: Study, runs: pd.DataFrame) -> ObservedDesign | None:

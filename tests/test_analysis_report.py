@@ -60,7 +60,9 @@ def test_report_files_and_csv_contracts(full_report):
     assert list(effects.columns) == EFFECT_COLUMNS and len(effects) == 7
     assert effects["term"].tolist()[:4] == ["shortcut", "se", "activation", "shortcut:se"]
     assert effects["resolved"].dtype == bool and list(effects["resolved"]) == list(effects["p_holm"] < 0.05)
-    assert (effects["n_runs"] == 79).all() and (effects["df"] == 79 - 1 - 7 - 9).all()  # the failed run only
+    # per-seed contrasts over the 9 seeds with a run in every cell (the failed run's seed left out), 8 df
+    assert (effects["n_seeds"] == 9).all() and (effects["df"] == 9 - 1).all()
+    assert effects["method"].eq("per-seed t (9 seeds)").all()
     shapley = pd.read_csv(out / "shapley.csv")
     assert list(shapley.columns) == SHAPLEY_COLUMNS
     assert shapley["component"].tolist() == [*DEFAULT_FACTORS, TOTAL]
@@ -91,7 +93,7 @@ def test_report_text_states_n_gaps_and_unresolved_effects(full_report):
     assert "79 of 80 trials completed" in md
     assert "| t0073 | SE-Mish-ResNet-34 | shortcut=1-se=1-act=mish | 3 | failed | 5 |" in md
     assert "shortcut=1-se=1-act=mish seed 3 (failed)" in md and "it uses the other 79 runs" in md
-    assert "OLS on all 79 completed runs (10 seeds, 9-10 per cell)" in md
+    assert "Each term from each seed's own Yates contrast over the 9 seeds with a run in every cell" in md
     assert "Best val acc (%), optimistic" in md and "Where the names come from" in md
     effects = pd.read_csv(run / "report" / "effects.csv").set_index("term")
     assert (~effects["resolved"]).sum() >= 1
@@ -176,7 +178,7 @@ def test_html_parses_and_holds_no_external_references(full_report):
     checker.close()
     assert checker.errors == [] and checker.stack == []
     assert not {"script", "link", "iframe", "object", "embed"} & set(checker.tags)
-    assert checker.tags.count("img") == 5 and checker.tags.count("table") >= 6
+    assert checker.tags.count("img") == 6 and checker.tags.count("table") >= 6
     assert all(ref.startswith("data:image/png;base64,") for ref in checker.refs)
     for ref in checker.refs:
         assert base64.b64decode(ref.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"

@@ -72,11 +72,12 @@ def _assert_valid(d: data.ImageData, size: int) -> None:
 def test_image_folder_tree_with_mixed_modes_and_junk(tmp_path):
     root = tmp_path / "dishes"
     _tree(root, {"rendang": 4, "sate": 5}, ext=".jpg")
-    _write(root / "rendang" / "grey.png", mode="L")
-    _write(root / "rendang" / "alpha.png", mode="RGBA")
-    _write(root / "rendang" / "palette.png", mode="P")
-    _write(root / "sate" / "print.jpg", mode="CMYK")
-    _write(root / "sate" / "nested" / "deep.bmp")  # class folders are searched recursively, like ImageFolder
+    # distinct pictures (the same picture in two modes is a perceptual duplicate, refused across labels)
+    _write(root / "rendang" / "grey.png", seed=901, mode="L")
+    _write(root / "rendang" / "alpha.png", seed=902, mode="RGBA")
+    _write(root / "rendang" / "palette.png", seed=903, mode="P")
+    _write(root / "sate" / "print.jpg", seed=904, mode="CMYK")
+    _write(root / "sate" / "nested" / "deep.bmp", seed=905)  # class folders are searched recursively, like ImageFolder
     Image.fromarray(np.full((9, 13), 40000, np.uint16)).save(root / "sate" / "sixteen.png")
     (root / "sate" / ".DS_Store").write_bytes(b"\x00\x01junk")
     (root / "sate" / "notes.txt").write_text("not an image")
@@ -208,11 +209,13 @@ def test_decode_webp(tmp_path):
 def test_sixteen_bit_png_end_to_end(tmp_path):
     root = tmp_path / "scans"
     for name, value in (("bright", 65535), ("dark", 0)):
-        for i in range(2):  # two shapes: two distinct files
-            Image.fromarray(np.full((7, 11 + i), value, np.uint16)).save(_write(root / name / f"{i}.png"))
+        for i in range(2):  # two distinct pictures: a solid one and one half the other extreme
+            pixels = np.full((8, 12), value, np.uint16)
+            pixels[: 4 * i] = 65535 - value
+            Image.fromarray(pixels).save(_write(root / name / f"{i}.png"))
     d = load_data(root, size=4, val_fraction=0.5, cache_dir=tmp_path / "cache")
     bright = torch.cat([d.train_images[d.train_labels == 0], d.val_images[d.val_labels == 0]])
-    assert (bright == 255).all()
+    assert any((image == 255).all() for image in bright)  # 16 bits scaled to 8: 65535 -> 255, not clipped
 
 
 def test_exif_orientation_is_applied(tmp_path):

@@ -26,6 +26,8 @@ def one_error_line(capsys) -> str:
 
 @pytest.mark.parametrize("metric", ["final_train_acc", "final_gap"])
 def test_a_training_response_can_be_the_headline(grid, metric):
+    trials = pd.read_csv(grid / "results" / "trials.csv")
+    trials[trials["seed"] != 2].to_csv(grid / "results" / "trials.csv", index=False)  # seeds complete in every cell
     assert report_main([str(grid), "--metric", metric]) == 0
     text = (grid / "report" / "report.md").read_text()
     assert f"Metric analysed: `{metric}`" in text

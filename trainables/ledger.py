@@ -39,7 +39,7 @@ def trial_identity(config: dict, data_fingerprint: str) -> dict:
 
 
 def is_finished(record: dict | None, identity: dict) -> bool:
-    return (record is not None and with_built_in_defaults(record["config"]) == identity["config"]
+    return (record is not None and with_built_in_defaults(record["config"]) == with_built_in_defaults(identity["config"])
             and record["data"] == identity["data"])
 
 

@@ -19,7 +19,7 @@ from analysis.reporting import waves_section as sequential_report
 
 # effects.csv keeps its first columns in their old order; the rest follow
 EFFECT_COLUMNS = ["term", "estimate", "ci_low", "ci_high", "p_value", "p_holm", "partial_eta_sq", "resolved", "se",
-                  "df", "n_runs", "n_seeds", "aliases"]
+                  "df", "n_runs", "n_seeds", "aliases", "method"]
 
 
 SHAPLEY_COLUMNS = ["component", "value", "ci_low", "ci_high", "share", "se", "df", "n_runs", "method"]

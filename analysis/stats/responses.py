@@ -55,7 +55,7 @@ def response_effects(trials: pd.DataFrame, factors: Mapping[str, Sequence], name
 
 
 def more_responses(trials: pd.DataFrame, epochs: pd.DataFrame | None, factors: Mapping[str, Sequence],
-                   metric: str, model_terms=None) -> MoreResponses:
+                   metric: str, model_terms=None, costs: bool = True) -> MoreResponses:
     skipped: list[str] = []
     names = [n for n in ACCURACY_RESPONSES if n in trials]
     responses, why = response_effects(trials, factors, names, model_terms)
@@ -66,19 +66,19 @@ def more_responses(trials: pd.DataFrame, epochs: pd.DataFrame | None, factors: M
         by_epoch = _try(lambda: effects_by_epoch(epochs, lambda f: factorial_effects(f, factors, model_terms=model_terms)),
                         "the effects over the epochs", skipped)
         slopes = _try(lambda: late_slopes(epochs), "the late slopes", skipped)
-    costs = {}
-    for cost in COST_RESPONSES:
+    found_costs = {}
+    for cost in COST_RESPONSES if costs else ():
         if cost in trials and completed(trials, cost).shape[0]:
             found = _try(lambda: cost_effects(trials, factors, cost, log_scale=True), f"the effects on {cost}", skipped)
             if found is not None:
-                costs[cost] = found
+                found_costs[cost] = found
     pareto = None
     if PARETO_COST in trials and completed(trials, PARETO_COST).shape[0]:
         done = completed(trials, metric)
         table = done.groupby("config", sort=False).agg(model=("model", "first"), mean=(metric, "mean"),
                                                         cost=(PARETO_COST, "mean"), n=(metric, "size")).reset_index()
         pareto = pareto_front(table, accuracy="mean", cost="cost", name="config")
-    return MoreResponses(responses, best, by_epoch, slopes, costs, pareto, tuple(skipped))
+    return MoreResponses(responses, best, by_epoch, slopes, found_costs, pareto, tuple(skipped))
 
 
 def _try(make, what: str, skipped: list[str]):

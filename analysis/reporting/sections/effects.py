@@ -24,11 +24,23 @@ def section(doc: Document, a: Analysis) -> None:
         doc.paragraph(f"{a.fractional.description} {a.fractional.model} Terms aliased with each other are one row, "
                       "named by the chain's first term; its estimate is the signed sum of the chain, never a finding "
                       "about one member.")
-    doc.paragraph(f"OLS on all {a.design.n_runs} completed runs ({len(a.design.seeds)} seeds, {per_cell(a)} per "
-                  f"cell{cells_run(a)}), ±1 coding, seed as a block, {df:.0f} residual df"
-                  + (f"; {len(a.missing)} cell-seed run(s) absent (see Gaps), the others kept" if a.missing else "")
-                  + ". Effect = mean at the second level − mean at the first (Yates), averaged over the other "
-                  "factors; an interaction is half the difference of one factor's effect across the other's levels.")
+    method = str(e["method"].iloc[0]) if "method" in e else ""
+    if method.startswith("per-seed"):
+        n = int(e["n_seeds"].iloc[0])
+        doc.paragraph(f"Each term from each seed's own Yates contrast over the {n} seeds with a run in every cell: "
+                      f"the estimate is their mean and the 95% t interval has {n - 1} df ({method}); the seed "
+                      "cancels within a seed, and no noise level is shared between terms or cells"
+                      + (f"; {len(a.missing)} cell-seed run(s) absent, so their seeds are left out here (the "
+                         "Every response table still fits all completed runs)" if a.missing else "")
+                      + ". Effect = mean at the second level − mean at the first (Yates), averaged over the other "
+                        "factors; an interaction is half the difference of one factor's effect across the other's "
+                        "levels.")
+    else:
+        doc.paragraph(f"OLS on all {a.design.n_runs} completed runs ({len(a.design.seeds)} seeds, {per_cell(a)} per "
+                      f"cell{cells_run(a)}), ±1 coding, seed as a block, {df:.0f} residual df"
+                      + (f"; {len(a.missing)} cell-seed run(s) absent (see Gaps), the others kept" if a.missing else "")
+                      + ". Effect = mean at the second level − mean at the first (Yates), averaged over the other "
+                      "factors; an interaction is half the difference of one factor's effect across the other's levels.")
     frame = pd.DataFrame({
         "Term": e["term"], "Effect (pp)": e["estimate"].map(pp),
         "Unadjusted 95% CI (t)": [interval(lo, hi) for lo, hi in zip(e["ci_low"], e["ci_high"])],
@@ -40,7 +52,7 @@ def section(doc: Document, a: Analysis) -> None:
         frame.insert(1, f"Alias chain (to order {ALIAS_ORDER})", e[ALIASES])
         chains = (f" In this fraction each row estimates its alias chain (listed to order {ALIAS_ORDER}), under the "
                   f"assumption that {a.fractional.assumption}.")
-    doc.table(frame, f"Effects in pp, n = {per_cell(a)} runs per cell, {df:.0f} df. Resolved: Holm-adjusted p < 0.05 "
+    doc.table(frame, f"Effects in pp, n = {per_cell(a)} runs per cell, {df:.0f} df ({method or 'pooled t'}). Resolved: Holm-adjusted p < 0.05 "
                      f"over all {len(e)} terms (family-wise error ≤ 5%); the unadjusted CI gives the size only."
                      + chains)
     doc.figure(plots.effects_forest(e).figure, "effects",
