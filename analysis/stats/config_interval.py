@@ -11,7 +11,7 @@ Why a share of the binomial sd, not all of it: the per-seed spread is the binomi
 effect, so the full binomial sd is a fair guess of the whole sd and flooring at it is conservative at 3 seeds
 (covers 0.98-0.99); a share of it only stops the near-ties. Measured under the ceiling noise model
 (analysis/stats/noise_models.py, true accuracy 97-99.5%, benchmarks/realistic_noise.py): see
-docs/statistics_realistic_noise.md.
+docs/statistics.md.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ sqrt(sd_a^2 + sd_b^2) with each from its pooled error rate plus a pseudo error (
 binomial_sd), wherever the mean accuracies are at least CEILING; the t test and interval then use the floored sd
 on n - 1 df. Far from the ceiling the floor is off and the result is paired_comparison's. The full binomial sd
 (not a share) is used because a false "resolved" costs more than a wide interval: measured family-wise error of
-"resolved" over the five named comparisons (Holm) with no true difference: see docs/statistics_realistic_noise.md.
+"resolved" over the five named comparisons (Holm) with no true difference: see docs/statistics.md.
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ are the se, interval and p of a term whose per-seed contrasts are all equal (no 
 Moderated alternative (method="moderated"): limma's empirical Bayes (Smyth 2004) shrinks each term's variance
 towards a prior fitted to the m terms' variances, s~^2 = (d0 s0^2 + d s^2) / (d0 + d), on d0 + d df (capped at the
 pooled df m d). Measured (python benchmarks/realistic_noise.py --studies 20000; coverage of the 95% interval,
-minimum over the 7 terms, at 3 / 5 / 10 seeds; docs/statistics_realistic_noise.md):
+minimum over the 7 terms, at 3 / 5 / 10 seeds; docs/statistics.md):
     per-term t:  additive 0.948 / 0.949 / 0.948, heteroscedastic 0.947 / 0.949 / 0.948,
                  seed x shortcut 0.948 / 0.947 / 0.947, ceiling 0.947 / 0.947 / 0.947
     moderated:   additive 0.950 / 0.947 / 0.950, heteroscedastic 0.936 / 0.944 / 0.946,

@@ -7,7 +7,7 @@ the seeds, gives SS_T = (C / 4) sum_s (c_sT - mean c_T)^2 on n - 1 df, and the S
 residual SS. share_T = SS_T / SS_residual (1 / (C - 1) each when the noise is the same in every run). The test of
 term T: F = (SS_T / (n - 1)) / ((SS_residual - SS_T) / ((C - 2)(n - 1))) on (n - 1, (C - 2)(n - 1)) df, exact for
 normal noise of one variance; Holm over the terms gives `interaction`. Its error rates are measured in
-tests/test_realistic_noise.py (docs/statistics_realistic_noise.md).
+tests/test_realistic_noise.py (docs/statistics.md).
 
 Failed trainings: a run is flagged when it lies more than FAIL_Z robust sds below its cell's median over seeds,
 the robust sd being 1.4826 MAD of the cell, floored at the median of all cells' robust sds and at MIN_SCALE (with
