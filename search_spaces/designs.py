@@ -1,16 +1,7 @@
 """Which cells of the 2^k grid a study runs: the full grid, or a regular fractional factorial and its fold-overs.
 
 A fraction is chosen from the minimum-aberration tables (analysis/doe/fractions.py) by `--fraction 1/8` or
-`--resolution IV`, and recorded in spec.yaml as
-
-    design:
-      kind: fractional
-      fraction: 1/8                 # of the full grid, after any fold-overs
-      resolution: 4
-      generators: {depth: "shortcut:se:activation", ...}   # generated factor -> word, '-' for a negative sign
-      defining_relation: ["shortcut:se:activation:depth", ...]
-      cells: [0, 7, 11, ...]        # bit masks (bit i = factor i at its second level) of every cell to run
-      fold_overs: [null]            # each fold-over done: null = every factor's signs, or one factor's name
+`--resolution IV`, and recorded in spec.yaml's `design:` mapping (its format and codec: analysis/doe/spec_codec.py).
 
 `--resume --fold-over [FACTOR]` adds the complementary fraction's cells (never re-running a finished trial) and
 records the combined design, whose defining relation keeps only the words both fractions share with one sign.

@@ -8,6 +8,7 @@ import torchvision
 from torch import nn
 
 from search_spaces.factors import model_name
+from tests.torch_threads import one_thread  # noqa: F401  (autouse fixture)
 from trainables.components import get
 from trainables.resnet import STAGE_BLOCKS, build_resnet, count_parameters
 
@@ -15,12 +16,6 @@ NUM_CLASSES = 5
 BATCH = 2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _blocks(model: nn.Module) -> list[nn.Module]:

@@ -7,20 +7,13 @@ import torch
 import torchvision
 from torch import nn
 
+from tests.torch_threads import one_thread  # noqa: F401  (autouse fixture)
 from trainables.resnet import ACTIVATIONS, STAGE_BLOCKS, STEMS, build_resnet, count_parameters
 
 NUM_CLASSES = 5
 BATCH = 2  # BatchNorm in train mode needs more than one value per channel, also at layer4's 1x1 maps
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # These small nets run as fast on one thread as on two, and one thread does not collapse (10x and worse)
-    # when other processes share the cores, as they do on a CI box.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)

@@ -19,9 +19,11 @@ from analysis.stats.cost import CostEffects, cost_effects
 from analysis.stats.effects import factorial_effects
 from analysis.stats.over_budget import effects_by_epoch, late_slopes
 from analysis.stats.pareto import pareto_front
+from analysis.stats.per_seed_effects import per_seed_effects
 
 ACCURACY_RESPONSES = ("final_val_acc", "best_val_acc", "final_train_acc", "final_gap", "val_jumpiness", "final_val_loss")
-RESPONSE_COLUMNS = ("response", "term", "estimate", "ci_low", "ci_high", "p_holm", "resolved", "n_seeds", "df", "se")
+RESPONSE_COLUMNS = ("response", "term", "estimate", "ci_low", "ci_high", "p_holm", "resolved", "n_seeds", "df", "se",
+                    "method")
 PARETO_COST = "flops_per_image"
 
 
@@ -36,15 +38,26 @@ class MoreResponses:
     skipped: tuple[str, ...] = ()
 
 
+def effects_of(trials: pd.DataFrame, factors: Mapping[str, Sequence], name: str, model_terms=None,
+               per_seed: bool = False) -> pd.DataFrame:
+    """One response's effects: per-seed contrasts on a full grid with 2 complete seeds (the method of the headline
+    effects, so every table tells one story), else the pooled fit (labelled in `method`)."""
+    if per_seed:
+        table = per_seed_effects(trials, factors, name).frame()
+        if table["se"].notna().all():
+            return table
+    return factorial_effects(trials, factors, name, model_terms).assign(method="pooled t (residual sd, seed blocks)")
+
+
 def response_effects(trials: pd.DataFrame, factors: Mapping[str, Sequence], names: Sequence[str],
-                     model_terms=None) -> tuple[pd.DataFrame | None, list[str]]:
+                     model_terms=None, per_seed: bool = False) -> tuple[pd.DataFrame | None, list[str]]:
     frames, skipped = [], []
     for name in names:
         if name not in trials or completed(trials, name).empty:
             skipped.append(f"{name}: trials.csv has no values")
             continue
         try:
-            table = factorial_effects(trials, factors, name, model_terms)
+            table = effects_of(trials, factors, name, model_terms, per_seed)
         except ValueError as err:
             skipped.append(f"{name}: {err}")
             continue
@@ -58,7 +71,7 @@ def more_responses(trials: pd.DataFrame, epochs: pd.DataFrame | None, factors: M
                    metric: str, model_terms=None, costs: bool = True) -> MoreResponses:
     skipped: list[str] = []
     names = [n for n in ACCURACY_RESPONSES if n in trials]
-    responses, why = response_effects(trials, factors, names, model_terms)
+    responses, why = response_effects(trials, factors, names, model_terms, per_seed=costs)
     skipped += [f"effects of {w}" for w in why if not w.endswith("no values")]
     best = _try(lambda: best_configuration_set_of(trials, metric), "the best configuration", skipped)
     by_epoch = slopes = None

@@ -28,8 +28,8 @@ def section(doc: Document, a: Analysis) -> None:
     wide = wide.reindex(index=list(dict.fromkeys(shown["term"])), columns=list(dict.fromkeys(shown["response"])))
     wide.columns = [RESPONSES[c].label for c in wide.columns]
     doc.table(wide.reset_index().rename(columns={"term": "Term"}).fillna(DASH),
-              "Effect (pp) and unadjusted 95% t interval of each term on each response (pooled residual, seed "
-              "blocks); ✔: resolved, Holm p < 0.05 within that response's family of terms. Each column is its own "
+              f"Effect (pp) and unadjusted 95% t interval of each term on each response ({r['method'].iloc[0]}, the "
+              "method of the effects table); ✔: resolved, Holm p < 0.05 within that response's family of terms. Each column is its own "
               "family: a reader asking one question of one response uses that column; asking of several columns "
               "at once, multiply the family (a Bonferroni over the columns). The gap is train − validation.")
     degradation(doc, r, a)
