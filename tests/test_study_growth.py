@@ -31,7 +31,7 @@ def test_grow_a_study_then_run_waves_until_the_budget(ray_session, tmp_path, cap
     assert sorted(trials.seed.unique()) == [0, 1, 2] and trials.groupby("config").seed.nunique().eq(3).all()
     assert {k: v for k, v in _ledger(run_dir).items() if k in first} == first  # untouched
     assert yaml.safe_load((run_dir / "spec.yaml").read_text())["seeds"] == [0, 1, 2]
-    assert "(3 seeds, 3 per cell)" in (run_dir / "report" / "report.md").read_text()
+    assert "over the 3 seeds with a run in every cell" in (run_dir / "report" / "report.md").read_text()
     # The new trials' W&B runs joined their configuration's group (offline runs of both fits, one group each).
     from tests.wandb_records import read_run
 
