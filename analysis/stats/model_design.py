@@ -42,6 +42,14 @@ def cell_label(data: pd.DataFrame, factors: Mapping[str, Sequence], mask: int,
     return str(rows.iloc[0]) if len(rows) else cell_name(factors, mask)
 
 
+def absence(trials: pd.DataFrame, all_cells: np.ndarray, mask: int, seed, metric: str) -> str:
+    """Why a cell's run of `seed` is not among the runs: no trial, its status, or no value of `metric`."""
+    rows = trials[(all_cells == mask) & (trials["seed"] == seed)]
+    if not rows.empty and is_completed(rows).any():
+        return f"no {metric}"
+    return "no trial" if rows.empty else ", ".join(sorted(set(rows["status"].astype(str))))
+
+
 def balance(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric: str
             ) -> tuple[pd.DataFrame, list[str]]:
     """(completed trials of the seeds measured in every cell, notes on what was left out and why), for views
@@ -71,11 +79,7 @@ def balance(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric: str
         for m in range(n_cells):
             if seed in present[m]:
                 continue
-            rows = trials[(all_cells == m) & (trials["seed"] == seed)]
-            status = "no trial" if rows.empty else ", ".join(sorted(set(rows["status"].astype(str))))
-            if not rows.empty and is_completed(rows).any():
-                status = f"no {metric}"
-            gone.append(f"{cell_label(trials, factors, m, all_cells)} ({status})")
+            gone.append(f"{cell_label(trials, factors, m, all_cells)} ({absence(trials, all_cells, m, seed, metric)})")
         notes.append(f"seed {seed} left out of the balanced subset: missing in {'; '.join(gone)}")
     if not keep:
         raise ValueError("a balanced subset needs seeds measured in every cell; none is")
@@ -135,11 +139,8 @@ def missing_runs(trials: pd.DataFrame, factors: Mapping[str, Sequence], metric: 
         for m in (range(2 ** len(factors)) if cells is None else sorted(int(c) for c in cells)):
             if (m, seed) in have:
                 continue
-            rows = trials[(all_cells == m) & (trials["seed"] == seed)]
-            why = "no trial" if rows.empty else ", ".join(sorted(set(rows["status"].astype(str))))
-            if not rows.empty and is_completed(rows).any():
-                why = f"no {metric}"
-            out.append(f"{cell_label(trials, factors, m, all_cells)} seed {seed} ({why})")
+            out.append(f"{cell_label(trials, factors, m, all_cells)} seed {seed} "
+                       f"({absence(trials, all_cells, m, seed, metric)})")
     return out
 
 
