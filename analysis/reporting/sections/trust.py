@@ -52,9 +52,10 @@ def term_noise_item(a: Analysis) -> list[str]:
     return ["Noise each term's interval rests on (sd of its per-seed contrast; one-sided 80% upper bound): "
             + "; ".join(f"`{r.term}` {size(r.sd)} pp ({size(r.sd_upper)})" for r in t.itertuples())
             + ". The single residual sd above mixes cells of very different noise; it is shown for reference only.",
-            f"Seeds per cell for each term to resolve {size(a.min_effect)} pp (`--min-effect`) with 80% power, from "
-            "its own noise at its 80% upper bound (measured to hold 0.79-0.81 in three noise models, 0.77-0.80 near "
-            "the ceiling): " + "; ".join(f"`{r.term}` {seeds_text(r.seeds_needed)}" for r in t.itertuples()) + "."]
+            f"To resolve an effect of {size(a.min_effect)} pp (`--min-effect`) with 80% power, each term needs "
+            + "; ".join(f"`{r.term}` {seeds_text(r.seeds_needed)}" for r in t.itertuples())
+            + " seeds per cell (sd at its upper bound: each term's own 80% bound, measured to hold 0.79-0.81 in three "
+              "noise models and 0.77-0.80 near the ceiling)."]
 
 
 def _intervals_item(a: Analysis) -> str:
